@@ -1,0 +1,131 @@
+"""Audio access for word segments: checks, loading and resampling to 16 kHz."""
+
+import functools
+import logging
+import os
+
+import numpy as np
+import soundfile
+
+from speechbrain_align.dataio.manifest import ManifestError
+
+logger = logging.getLogger(__name__)
+
+TARGET_SAMPLE_RATE = 16000
+_warned_rates = set()
+
+
+class AudioError(ManifestError):
+    """An audio file is missing, unreadable, or does not cover a segment."""
+
+
+@functools.lru_cache(maxsize=65536)
+def audio_info(path):
+    """Return ``(sample_rate, num_frames)`` of an audio file.
+
+    Raises :class:`AudioError` naming the file when it is missing or unreadable.
+    """
+    if not os.path.isfile(path):
+        raise AudioError(f"{path}: audio file not found")
+    try:
+        info = soundfile.info(path)
+    except Exception as err:  # soundfile raises several types
+        raise AudioError(f"{path}: unreadable audio ({err})") from err
+    return info.samplerate, info.frames
+
+
+def _warn_rate_once(path, rate):
+    if rate not in _warned_rates:
+        _warned_rates.add(rate)
+        logger.warning(
+            "%s: sample rate %d Hz, resampling to %d Hz (said once per rate)",
+            path,
+            rate,
+            TARGET_SAMPLE_RATE,
+        )
+
+
+def load_segment(path, start=None, stop=None, sample_rate=TARGET_SAMPLE_RATE):
+    """Load ``[start, stop)`` seconds of a mono file as float32 at ``sample_rate``.
+
+    Files at another rate are resampled (with a single warning per rate).
+    Multichannel audio is averaged to mono.
+
+    Example
+    -------
+    >>> import tempfile, os, soundfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.wav")
+    >>> soundfile.write(path, np.zeros(8000, dtype="float32"), 8000)
+    >>> load_segment(path, 0.25, 0.75).shape  # 0.5 s at 16 kHz
+    (8000,)
+    """
+    rate, frames = audio_info(path)
+    first = 0 if start is None else int(round(start * rate))
+    last = frames if stop is None else int(round(stop * rate))
+    if first < 0 or last > frames + 1 or last <= first:
+        raise AudioError(
+            f"{path}: segment [{start}, {stop}] s falls outside the audio "
+            f"({frames / rate:.3f} s) or is empty"
+        )
+    data, _ = soundfile.read(path, start=first, stop=min(last, frames), dtype="float32")
+    if data.ndim > 1:
+        data = data.mean(axis=1)
+    if rate != sample_rate:
+        _warn_rate_once(path, rate)
+        data = resample(data, rate, sample_rate)
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def resample(signal, orig_rate, new_rate):
+    """Resample a 1-D float signal with torchaudio's band-limited sinc filter."""
+    import torch
+    import torchaudio.functional as AF
+
+    tensor = torch.from_numpy(np.asarray(signal, dtype=np.float32))
+    return AF.resample(tensor, orig_rate, new_rate).numpy()
+
+
+def check_segments_audio(segments, source, on_error="raise"):
+    """Check every segment's audio exists, is readable and covers its times.
+
+    Arguments
+    ---------
+    segments : list of Segment
+    source : str
+        Name of the manifest or alignment file, used in messages.
+    on_error : "raise" or "skip"
+        Raise :class:`AudioError` on the first bad segment, or drop bad
+        segments and log one counted warning.
+
+    Returns
+    -------
+    The segments that passed, in order.
+    """
+    kept, bad = [], []
+    for seg in segments:
+        try:
+            rate, frames = audio_info(seg.wav)
+            if rate != TARGET_SAMPLE_RATE:
+                _warn_rate_once(seg.wav, rate)
+            length = frames / rate
+            # Allow one frame of rounding at the end.
+            if seg.stop > length + 1.0 / rate or seg.start < 0:
+                raise AudioError(
+                    f"{source}: segment {seg.ID!r} [{seg.start:.3f}, {seg.stop:.3f}] s "
+                    f"falls outside {seg.wav} ({length:.3f} s)"
+                )
+        except AudioError as err:
+            if on_error == "raise":
+                raise AudioError(f"{source}: {err}") from err
+            bad.append((seg.ID, str(err)))
+            continue
+        kept.append(seg)
+    if bad:
+        logger.warning(
+            "%s: skipped %d of %d segments with bad audio; first: %s",
+            source,
+            len(bad),
+            len(segments),
+            bad[0][1],
+        )
+    return kept

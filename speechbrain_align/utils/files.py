@@ -1,0 +1,132 @@
+"""Atomic writes and the "skip if already prepared" pattern of SpeechBrain.
+
+Every file this package writes goes through :func:`atomic_write`, so that a
+crash or a bad input never leaves a half-written manifest, vector file or
+results table behind: the data goes to a temporary file in the same folder,
+which is renamed over the target only once it is complete.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w", encoding="utf-8", newline=None):
+    """Open ``path`` for writing through a temporary file renamed on success.
+
+    If the body raises, the temporary file is removed and ``path`` keeps its
+    previous content (or stays absent).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> tmp = tempfile.mkdtemp()
+    >>> target = os.path.join(tmp, "a.txt")
+    >>> with atomic_write(target) as f:
+    ...     _ = f.write("hello")
+    >>> open(target).read()
+    'hello'
+    >>> try:
+    ...     with atomic_write(target) as f:
+    ...         _ = f.write("half")
+    ...         raise RuntimeError("boom")
+    ... except RuntimeError:
+    ...     pass
+    >>> open(target).read()
+    'hello'
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
+    )
+    try:
+        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def atomic_save(path, save_fn):
+    """Call ``save_fn(tmp_path)`` then rename ``tmp_path`` to ``path``.
+
+    For writers that want a file name rather than a handle (``np.save``,
+    ``soundfile.write``, ``torch.save``). The temporary name keeps the
+    extension of ``path`` so that format-sniffing writers behave.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "x.txt")
+    >>> atomic_save(target, lambda p: open(p, "w").write("ok"))
+    >>> open(target).read()
+    'ok'
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    base, ext = os.path.splitext(os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + base + ".", suffix=".tmp" + ext)
+    os.close(fd)
+    try:
+        save_fn(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_write(path) as handle:
+        json.dump(obj, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+
+
+def _options_file(outputs):
+    return os.fspath(outputs[0]) + ".opts.json"
+
+
+def already_prepared(outputs, options):
+    """True if every file in ``outputs`` exists and was made with ``options``.
+
+    This is SpeechBrain's ``skip()`` pattern for prepare functions: the
+    options used are stored next to the first output by
+    :func:`mark_prepared`; a rerun with the same options does nothing, a rerun
+    with different options (or a missing output) redoes the work.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "m.csv")
+    >>> already_prepared([out], {"a": 1})
+    False
+    >>> _ = open(out, "w").write("x")
+    >>> mark_prepared([out], {"a": 1})
+    >>> already_prepared([out], {"a": 1}), already_prepared([out], {"a": 2})
+    (True, False)
+    """
+    outputs = [os.fspath(o) for o in outputs]
+    if not all(os.path.exists(o) for o in outputs):
+        return False
+    try:
+        with open(_options_file(outputs), encoding="utf-8") as handle:
+            stored = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return stored == json.loads(json.dumps(options, default=str))
+
+
+def mark_prepared(outputs, options):
+    """Record that ``outputs`` were made with ``options`` (see :func:`already_prepared`)."""
+    write_json(_options_file([os.fspath(o) for o in outputs]), options)

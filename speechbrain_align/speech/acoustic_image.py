@@ -1,0 +1,47 @@
+"""Fixed-size acoustic vectors for a word segment: the resized log-Mel image.
+
+A segment's log-Mel spectrogram (128 bands by default) is resized to a
+``size x size`` image and flattened (32 x 32 = 1,024 features). It feeds the
+small supervised MLP baseline and the k-means of the unit skip-gram.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchaudio
+
+_MEL_CACHE = {}
+
+
+def _mel(sample_rate, n_mels, n_fft, hop):
+    key = (sample_rate, n_mels, n_fft, hop)
+    if key not in _MEL_CACHE:
+        _MEL_CACHE[key] = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels
+        )
+    return _MEL_CACHE[key]
+
+
+def logmel_image(signal, sample_rate=16000, n_mels=128, size=32, n_fft=400, hop=160):
+    """Log-Mel spectrogram of ``signal`` resized (bilinear) to ``size x size``, flattened.
+
+    Short segments are padded to one FFT window. The image is mean/variance
+    normalised so that loudness does not dominate distances.
+
+    Example
+    -------
+    >>> img = logmel_image(np.random.default_rng(0).normal(size=4000).astype("float32"))
+    >>> img.shape, img.dtype
+    ((1024,), dtype('float32'))
+    """
+    wav = torch.as_tensor(np.asarray(signal, dtype=np.float32))
+    if wav.numel() < n_fft:
+        wav = F.pad(wav, (0, n_fft - wav.numel()))
+    with torch.no_grad():
+        spec = _mel(sample_rate, n_mels, n_fft, hop)(wav)  # (n_mels, frames)
+        spec = torch.log(spec + 1e-6)
+        img = F.interpolate(
+            spec[None, None], size=(size, size), mode="bilinear", align_corners=False
+        )[0, 0]
+        img = (img - img.mean()) / (img.std() + 1e-5)
+    return img.reshape(-1).numpy().astype(np.float32)

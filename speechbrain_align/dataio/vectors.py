@@ -127,35 +127,23 @@ def read_vec(path, max_vocab=None, on_duplicate="error"):
     """
     path = os.fspath(path)
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")
     except OSError as err:
         raise VectorFileError(f"{path}: cannot open ({err})") from err
     words, rows, seen, duplicates = [], [], set(), 0
+    count = dim = None
     with handle:
-        try:
-            header = handle.readline()
-        except UnicodeDecodeError as err:
-            raise VectorFileError(f"{path}:1: not UTF-8 ({err})") from err
-        parts = header.split()
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise VectorFileError(
-                f"{path}:1: header must be '<count> <dim>', got {header.strip()[:60]!r}"
-            )
-        count, dim = int(parts[0]), int(parts[1])
-        if dim <= 0:
-            raise VectorFileError(f"{path}:1: dimension must be positive")
-        line_no = 1
-        while True:
+        for line_no, raw in enumerate(handle, start=1):
             try:
-                line = handle.readline()
+                line = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise VectorFileError(f"{path}:{line_no + 1}: not UTF-8 ({err})") from err
-            if not line:
-                break
-            line_no += 1
+                raise VectorFileError(f"{path}:{line_no}: not UTF-8 ({err})") from err
+            if line_no == 1:
+                count, dim = _parse_header(path, line)
+                continue
             if max_vocab is not None and len(words) >= max_vocab:
                 break
-            fields = line.rstrip("\n").rstrip(" ").split(" ")
+            fields = line.rstrip("\r\n").rstrip(" ").split(" ")
             if len(fields) == 1 and not fields[0]:
                 continue
             if len(fields) != dim + 1:
@@ -177,6 +165,8 @@ def read_vec(path, max_vocab=None, on_duplicate="error"):
             seen.add(word)
             words.append(word)
             rows.append(vec)
+    if dim is None:
+        raise VectorFileError(f"{path}:1: empty file, expected a '<count> <dim>' header")
     if duplicates:
         logger.warning("%s: skipped %d duplicate words", path, duplicates)
     if max_vocab is None and len(words) + duplicates != count:
@@ -184,6 +174,15 @@ def read_vec(path, max_vocab=None, on_duplicate="error"):
     vectors = np.asarray(rows, dtype=np.float32).reshape(len(rows), dim)
     counts = _read_counts(path, words)
     return Embeddings(words, vectors, counts)
+
+
+def _parse_header(path, line):
+    parts = line.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[1]) <= 0:
+        raise VectorFileError(
+            f"{path}:1: header must be '<count> <dim>', got {line.strip()[:60]!r}"
+        )
+    return int(parts[0]), int(parts[1])
 
 
 def _read_counts(path, words):

@@ -1,0 +1,100 @@
+"""Tests for speechbrain_align.dataio.text: SWORD verses, corpora, vocabularies."""
+
+import re
+import shutil
+
+import pytest
+
+from speechbrain_align.dataio import text as T
+
+SAMPLE_IMP = (
+    "$$$[ Module Heading ]\n\n"
+    "$$$Genesis 0:0\n"
+    '<div sID="g1" type="front"/><title type="main">Genesis</title>\n'
+    "$$$Genesis 1:1\n"
+    '<title type="x-heading">The Creation</title><w lemma="strong:H7225" morph="x">In</w> '
+    'the beginning, <w lemma="strong:H0430">God</w><note placement="foot">'
+    '<reference type="annotateRef">1:1 </reference>Hebrew: Elohim</note>'
+    '<w lemma="strong:H1254">created</w> the heavens.\n'
+    "$$$Genesis 1:2\n"
+    '<note type="crossReference"><reference>Ps 33:6</reference></note>'
+    '<transChange type="added">And</transChange> <divineName>Yahweh</divineName>&apos;s '
+    "earth<lb/>was <q marker=\"\u201c\">empty</q>.\n"
+    "$$$Psalms 3:1\n"
+    '<title canonical="true" type="psalm">A Psalm by David.</title> <l sID="a"/>Yahweh, '
+    'help!<l eID="a"/>\n'
+    "$$$Song of Solomon 1:2\n"
+    "<speaker>Beloved</speaker> Let him kiss me.\n"
+    "$$$Revelation of John 22:21\n"
+    'Amen.<div sID="gl" type="glossary"/>Abba means father.<div eID="gl"/>\n'
+)
+
+
+def test_parse_imp_strips_markup_and_keeps_order():
+    verses = T.parse_imp(SAMPLE_IMP)
+    assert verses == [
+        ("Gen.1.1", "In the beginning, God created the heavens."),
+        ("Gen.1.2", "And Yahweh's earth was empty."),
+        ("Ps.3.1", "A Psalm by David. Yahweh, help!"),
+        ("Song.1.2", "Let him kiss me."),
+        ("Rev.22.21", "Amen."),
+    ]
+    no_titles = dict(T.parse_imp(SAMPLE_IMP, keep_canonical_titles=False))
+    assert no_titles["Ps.3.1"] == "Yahweh, help!"
+    only_gen = T.parse_imp(SAMPLE_IMP, books=["Gen"])
+    assert [r for r, _ in only_gen] == ["Gen.1.1", "Gen.1.2"]
+
+
+def test_strip_markup_gbf_and_thml():
+    assert T.strip_markup("In the <FI>beginning<Fi><WH7225> God<RF>Or, gods<Rf> made.<CM>") == (
+        "In the beginning God made."
+    )
+    assert T.strip_markup("<TS>Heading<Ts>Jesus wept.<RX>Jn 11<Rx>") == "Jesus wept."
+    assert T.strip_markup(
+        'He said<note n="a">a note <i>here</i></note> so<scripRef passage="Gen 1:1">Gen 1</scripRef>.'
+        '<sync type="Strongs" value="G1"/>'
+    ) == "He said so ."
+
+
+def test_unknown_book_kept_with_warning(caplog):
+    verses = T.parse_imp("$$$Odes 1:1\nSing.\n")
+    assert verses == [("Odes.1.1", "Sing.")]
+    assert "Odes" in caplog.text
+
+
+needs_sword = pytest.mark.skipif(shutil.which("mod2imp") is None, reason="libsword-utils absent")
+
+
+@needs_sword
+def test_missing_module_names_package():
+    with pytest.raises(T.SwordError, match="apt-get install"):
+        T.read_sword_verses("noSuchModule123")
+
+
+def test_missing_mod2imp(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(T.SwordError, match="libsword-utils"):
+        T.read_sword_verses("engWEB2015eb")
+
+
+@needs_sword
+def test_real_module_kjv():
+    try:
+        verses = T.read_sword_verses("engKJV2006eb")
+    except T.SwordError as err:
+        pytest.skip(str(err))
+    refs = dict(verses)
+    assert refs["Gen.1.1"] == "In the beginning God created the heaven and the earth."
+    assert refs["John.11.35"] == "Jesus wept."
+    assert len(verses) > 31000
+    assert not any(re.search(r"[<>]|strong:[HG]\d", t) for _, t in verses)
+    assert verses[0][0] == "Gen.1.1" and verses[-1][0] == "Rev.22.21"
+
+
+def test_write_text_corpus(tmp_path):
+    out = tmp_path / "c.txt"
+    stats = T.write_text_corpus(
+        [("Gen.1.1", "In the beginning, GOD created."), ("x", "12 34"), "God\u2019s word"], out
+    )
+    assert out.read_text(encoding="utf-8") == "in the beginning god created\ngod's word\n"
+    assert stats == {"lines": 2, "skipped_empty": 1, "tokens": 7, "types": 7}

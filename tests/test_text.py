@@ -98,3 +98,54 @@ def test_write_text_corpus(tmp_path):
     )
     assert out.read_text(encoding="utf-8") == "in the beginning god created\ngod's word\n"
     assert stats == {"lines": 2, "skipped_empty": 1, "tokens": 7, "types": 7}
+
+
+def test_read_text_file_errors(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    with pytest.raises(T.TextCorpusError, match="empty.txt.*empty"):
+        T.read_text_file(empty)
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("ok line\nse\u00f1or\n".encode("latin-1"))
+    with pytest.raises(T.TextCorpusError, match=r"latin1.txt:2: not valid UTF-8"):
+        T.read_text_file(latin)
+    with pytest.raises(T.TextCorpusError, match="cannot open"):
+        T.read_text_file(tmp_path / "missing.txt")
+
+
+def test_vocabulary_roundtrip(tmp_path):
+    corpus = tmp_path / "c.txt"
+    T.write_text_corpus(["the king and the queen", "The KING."], corpus)
+    counts = T.vocabulary_counts(corpus)
+    assert counts == {"the": 3, "king": 2, "and": 1, "queen": 1}
+    vocab = tmp_path / "vocab.tsv"
+    T.write_vocabulary(counts, vocab)
+    assert vocab.read_text().splitlines() == ["the\t3", "king\t2", "and\t1", "queen\t1"]
+    assert T.read_vocabulary(vocab) == counts
+    vocab.write_text("the\t3\nbad line\n")
+    with pytest.raises(T.TextCorpusError, match=r"vocab.tsv:2"):
+        T.read_vocabulary(vocab)
+
+
+def test_sentencepiece_sparse_words(tmp_path):
+    corpus = tmp_path / "c.txt"
+    words = ["walking", "talking", "walked", "talked", "king", "kings", "the", "a"]
+    lines = [" ".join(words[(i + j) % len(words)] for j in range(6)) for i in range(200)]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = T.train_sentencepiece(corpus, tmp_path / "sp", vocab_size=20, seed=7)
+    assert model.endswith("sp.model") and (tmp_path / "sp.vocab").exists()
+    again = T.train_sentencepiece(corpus, tmp_path / "sp2", vocab_size=20, seed=7)
+    assert (tmp_path / "sp.vocab").read_text() == (tmp_path / "sp2.vocab").read_text()
+    out = tmp_path / "pieces.txt"
+    stats = T.encode_corpus(corpus, model, out, keep_words={"the", "a"})
+    first = out.read_text(encoding="utf-8").splitlines()[6].split()
+    assert "the" in first and "a" in first          # kept whole
+    assert stats["lines"] == 200
+    assert stats["words_split"] == 200 * 6 - sum(
+        line.split().count("the") + line.split().count("a") for line in lines
+    )
+    # No piece collides with a kept word; pieces decode back to the words.
+    pieces = set(out.read_text(encoding="utf-8").split()) - {"the", "a"}
+    assert all(p[0] in ("\u2581", "+") for p in pieces)
+    assert T.decode_pieces(first) == lines[6].split()
+    assert not list(tmp_path.glob(".*tmp*"))

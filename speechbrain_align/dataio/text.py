@@ -348,3 +348,228 @@ def write_text_corpus(lines, path):
         "tokens": sum(counts.values()),
         "types": len(counts),
     }
+
+
+def read_text_file(path):
+    """Lines of a user UTF-8 text file (newlines removed, a leading BOM dropped).
+
+    Raises
+    ------
+    TextCorpusError
+        If the file cannot be opened, a line is not valid UTF-8 (the message
+        names the file and line), or the file holds no text at all.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.txt")
+    >>> _ = open(p, "wb").write("\\ufeffHello\\r\\nWorld\\n".encode("utf-8"))
+    >>> read_text_file(p)
+    ['Hello', 'World']
+    """
+    path = os.fspath(path)
+    lines = []
+    try:
+        handle = open(path, "rb")
+    except OSError as err:
+        raise TextCorpusError(f"{path}: cannot open ({err})") from err
+    with handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise TextCorpusError(
+                    f"{path}:{line_no}: not valid UTF-8 (byte {err.start}: {err.reason}); "
+                    "convert the file to UTF-8, e.g. with iconv"
+                ) from err
+            if line_no == 1:
+                line = line.lstrip("\ufeff")
+            lines.append(line.rstrip("\r\n"))
+    if not any(line.strip() for line in lines):
+        raise TextCorpusError(f"{path}: file is empty (no text on any line)")
+    return lines
+
+
+def vocabulary_counts(corpus_path):
+    """Counts of the space-separated tokens of a tokenised corpus.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "c.txt")
+    >>> _ = open(p, "w").write("a b a\\nc a\\n")
+    >>> sorted(vocabulary_counts(p).items())
+    [('a', 3), ('b', 1), ('c', 1)]
+    """
+    counts = collections.Counter()
+    for line in read_text_file(corpus_path):
+        counts.update(line.split())
+    return counts
+
+
+def write_vocabulary(counter, path):
+    """Write ``word<TAB>count`` lines sorted by count (descending) then word, atomically.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "vocab.tsv")
+    >>> write_vocabulary({"b": 2, "a": 2, "c": 5}, p)
+    >>> open(p).read()
+    'c\\t5\\na\\t2\\nb\\t2\\n'
+    """
+    with atomic_write(path) as handle:
+        for word, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])):
+            if not word or any(c.isspace() for c in word):
+                raise TextCorpusError(f"{path}: word {word!r} is empty or has whitespace")
+            handle.write(f"{word}\t{int(count)}\n")
+
+
+def read_vocabulary(path):
+    """Read a file written by :func:`write_vocabulary` into a Counter.
+
+    Errors name the file and line.
+    """
+    counts = collections.Counter()
+    for line_no, line in enumerate(read_text_file(path), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise TextCorpusError(f"{path}:{line_no}: expected 'word<TAB>count', got {line[:60]!r}")
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+#: SentencePiece's word-start mark, kept on the first piece of a split word.
+WORD_START = "\u2581"
+#: Prefix of the non-initial pieces of a split word in :func:`encode_corpus`.
+CONTINUATION = "+"
+
+
+def decode_pieces(tokens):
+    """Words back from a line of :func:`encode_corpus` output.
+
+    Example
+    -------
+    >>> decode_pieces(["the", "\u2581wal", "+king", "a", "\u2581", "+k", "+ing"])
+    ['the', 'walking', 'a', 'king']
+    """
+    words = []
+    for token in tokens:
+        if token.startswith(CONTINUATION) and words:
+            words[-1] += token[len(CONTINUATION):]
+        elif token.startswith(WORD_START):
+            words.append(token[len(WORD_START):])
+        else:
+            words.append(token)
+    return words
+
+
+def train_sentencepiece(
+    corpus_path, model_prefix, vocab_size, seed=1234, model_type="unigram", threads=1
+):
+    """Train a SentencePiece model on a tokenised corpus (for sparse words).
+
+    Arguments
+    ---------
+    corpus_path : str
+        Tokenised corpus (one sentence per line).
+    model_prefix : str
+        Writes ``<prefix>.model`` and ``<prefix>.vocab`` (each renamed into
+        place only once training succeeded).
+    vocab_size : int
+        Number of pieces.
+    seed : int
+        SentencePiece's random generator seed; with ``threads=1`` the pieces
+        are reproducible.
+    model_type : str
+        ``"unigram"`` or ``"bpe"``.
+
+    Returns
+    -------
+    str
+        Path of the ``.model`` file.
+    """
+    import sentencepiece as spm
+
+    read_text_file(corpus_path)  # clear error for empty / non-UTF-8 input
+    model_prefix = os.fspath(model_prefix)
+    folder = os.path.dirname(os.path.abspath(model_prefix))
+    os.makedirs(folder, exist_ok=True)
+    tmp_prefix = os.path.join(folder, f".{os.path.basename(model_prefix)}.{os.getpid()}.tmp")
+    spm.set_random_generator_seed(int(seed))
+    try:
+        spm.SentencePieceTrainer.train(
+            input=os.fspath(corpus_path),
+            model_prefix=tmp_prefix,
+            vocab_size=int(vocab_size),
+            model_type=model_type,
+            num_threads=int(threads),
+            character_coverage=1.0,
+            minloglevel=2,
+        )
+    except RuntimeError as err:
+        for ext in (".model", ".vocab"):
+            if os.path.exists(tmp_prefix + ext):
+                os.remove(tmp_prefix + ext)
+        raise TextCorpusError(f"{corpus_path}: sentencepiece training failed ({err})") from err
+    for ext in (".vocab", ".model"):
+        os.replace(tmp_prefix + ext, model_prefix + ext)
+    return model_prefix + ".model"
+
+
+def encode_corpus(corpus_path, model_path, out_path, keep_words=None):
+    """Rewrite a tokenised corpus as SentencePiece pieces, used afterwards like words.
+
+    Arguments
+    ---------
+    corpus_path : str
+        Tokenised corpus.
+    model_path : str
+        ``.model`` file from :func:`train_sentencepiece`.
+    out_path : str
+        Output corpus of pieces (space separated, one line per input line),
+        written atomically. The first piece of a split word keeps
+        SentencePiece's word-start mark ``▁``, the following pieces get the
+        prefix ``+`` (:data:`CONTINUATION`), so that no piece can equal a kept
+        word (``tokenize`` never yields these characters); see
+        :func:`decode_pieces`.
+    keep_words : set of str, optional
+        Words written unchanged (e.g. the frequent ones, so that only sparse
+        words are split); default: every word is encoded.
+
+    Returns
+    -------
+    dict
+        ``lines``, ``tokens`` (pieces written), ``types``, ``words_split``
+        (input tokens encoded into pieces).
+    """
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor(model_file=os.fspath(model_path))
+    keep = set(keep_words or ())
+    cache = {}
+    counts = collections.Counter()
+    lines = split = 0
+    with atomic_write(out_path) as handle:
+        for line in read_text_file(corpus_path):
+            pieces = []
+            for word in line.split():
+                if word in keep:
+                    pieces.append(word)
+                    continue
+                if word not in cache:
+                    encoded = processor.encode(word, out_type=str)
+                    cache[word] = [
+                        p if i == 0 or p.startswith(WORD_START) else CONTINUATION + p
+                        for i, p in enumerate(encoded)
+                    ]
+                pieces.extend(cache[word])
+                split += 1
+            if pieces:
+                counts.update(pieces)
+                handle.write(" ".join(pieces) + "\n")
+                lines += 1
+    return {"lines": lines, "tokens": sum(counts.values()), "types": len(counts),
+            "words_split": split}

@@ -1,0 +1,587 @@
+"""Unit skip-gram: k-means units over word segments, then skip-gram over unit ids.
+
+Speech2Vec trained on MFCC sequences mostly learns which words *sound*
+alike. A cheaper representation that behaves more like text word2vec is to
+quantise every word segment into one of ``K`` discrete "units" (k-means over
+a fixed-size acoustic vector per segment) and to train an ordinary skip-gram
+over the sequences of unit ids, utterance by utterance. With enough units a
+unit is, ideally, one word type, and the skip-gram then sees the same
+co-occurrence statistics as text word2vec. This goes beyond the paper.
+
+Pipeline (:func:`train_unit_skipgram`):
+
+1. one fixed-size vector per segment: the resized log-Mel image
+   (:func:`segment_logmel_features`, cached as ``.npy``) or any segment-vector
+   file whose "words" are segment IDs (:func:`load_segment_vectors`, e.g.
+   Speech2Vec encoder outputs);
+2. optional PCA / whitening (:func:`reduce_features`);
+3. faiss k-means into ``n_units`` units (:func:`kmeans_units`), seeded;
+4. skip-gram (sg=1) over the unit-id sequences in utterance order
+   (:func:`unit_sentences`, :func:`skipgram`).
+
+Outputs (:func:`run_unit_skipgram`): the unit vectors (``.vec`` with counts,
+words ``u0017``), the segment -> unit assignment CSV (``ID,unit``) and, for
+evaluation only, a per-unit table of majority word and purity
+(:func:`unit_majority`, :func:`write_unit_table`).
+"""
+
+import collections
+import csv
+import hashlib
+import logging
+import os
+
+import numpy as np
+
+from speechbrain_align.dataio.manifest import ManifestError, group_by_utterance
+from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
+from speechbrain_align.utils.files import (
+    already_prepared,
+    atomic_save,
+    atomic_write,
+    mark_prepared,
+    write_json,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def unit_name(index):
+    """The word used for unit ``index`` in vector files.
+
+    Example
+    -------
+    >>> unit_name(17)
+    'u0017'
+    """
+    return f"u{int(index):04d}"
+
+
+# ---------------------------------------------------------------------------
+# Segment features
+# ---------------------------------------------------------------------------
+
+
+def _rows_fingerprint(rows):
+    digest = hashlib.sha1()
+    for row in rows:
+        digest.update(f"{row['ID']}|{row['wav']}|{row['start']}|{row['stop']}\n".encode())
+    return digest.hexdigest()
+
+
+def _logmel_chunk(args):
+    """Worker: log-Mel images of a list of ``(wav, start, stop)``."""
+    items, image_kwargs = args
+    import torch
+
+    from speechbrain_align.dataio.audio import load_segment
+    from speechbrain_align.speech.acoustic_image import logmel_image
+
+    torch.set_num_threads(1)
+    return np.stack(
+        [logmel_image(load_segment(wav, start, stop), **image_kwargs) for wav, start, stop in items]
+    )
+
+
+def segment_logmel_features(
+    rows, cache_path=None, workers=2, chunk_size=64, progress=True, **image_kwargs
+):
+    """One resized log-Mel image per manifest row, computed once and cached.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Manifest rows (``ID``, ``wav``, ``start``, ``stop``).
+    cache_path : str, optional
+        ``.npy`` file holding the ``(len(rows), size*size)`` matrix. It is
+        reused when it was made from the same rows (IDs, files, times) and
+        image options, recomputed otherwise; written atomically.
+    workers : int
+        Worker processes (spawned, one torch thread each); ``<= 1`` computes
+        in this process.
+    chunk_size : int
+        Segments per task sent to a worker.
+    progress : bool
+        Show a tqdm bar.
+    **image_kwargs
+        Passed to :func:`~speechbrain_align.speech.acoustic_image.logmel_image`.
+
+    Returns
+    -------
+    numpy.ndarray, float32, one row per manifest row (same order).
+    """
+    options = {"rows": _rows_fingerprint(rows), "n": len(rows), "image": image_kwargs}
+    if cache_path is not None and already_prepared([cache_path], options):
+        feats = np.load(cache_path)
+        logger.info("Reusing log-Mel images from %s", cache_path)
+        return feats
+    from tqdm import tqdm
+
+    items = [(row["wav"], row["start"], row["stop"]) for row in rows]
+    chunks = [
+        (items[i : i + chunk_size], image_kwargs) for i in range(0, len(items), chunk_size)
+    ]
+    parts = []
+    bar = tqdm(total=len(items), desc="log-Mel images", disable=not progress)
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            parts.append(_logmel_chunk(chunk))
+            bar.update(len(chunk[0]))
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for chunk, part in zip(chunks, pool.map(_logmel_chunk, chunks)):
+                parts.append(part)
+                bar.update(len(chunk[0]))
+    bar.close()
+    if not parts:
+        raise ManifestError("segment_logmel_features: no rows given")
+    feats = np.concatenate(parts).astype(np.float32)
+    if cache_path is not None:
+        atomic_save(cache_path, lambda p: np.save(p, feats))
+        mark_prepared([cache_path], options)
+    return feats
+
+
+def load_segment_vectors(path, rows, on_missing="error"):
+    """Vectors of manifest rows from a vector file whose words are segment IDs.
+
+    Arguments
+    ---------
+    path : str
+        ``.vec`` or ``.npz`` (read with
+        :func:`~speechbrain_align.dataio.vectors.load_embeddings`).
+    rows : list of dict
+        Manifest rows; their ``ID`` is looked up.
+    on_missing : "error" or "skip"
+        A row without a vector raises, or is dropped with a counted warning.
+
+    Returns
+    -------
+    (kept_rows, features) : the rows that have a vector and their matrix.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> from speechbrain_align.dataio.vectors import write_vec
+    >>> p = os.path.join(tempfile.mkdtemp(), "seg.vec")
+    >>> write_vec(Embeddings(["a_0000", "a_0001"], [[1, 0], [0, 1]]), p)
+    >>> kept, x = load_segment_vectors(p, [{"ID": "a_0001"}, {"ID": "a_0000"}])
+    >>> x.tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    emb = load_embeddings(path)
+    kept, index = [], []
+    missing = []
+    for row in rows:
+        i = emb.index.get(row["ID"])
+        if i is None:
+            missing.append(row["ID"])
+            continue
+        kept.append(row)
+        index.append(i)
+    if missing:
+        if on_missing == "error":
+            raise ManifestError(
+                f"{path}: no vector for {len(missing)} of {len(rows)} segments, "
+                f"e.g. {missing[0]!r}"
+            )
+        logger.warning("%s: %d of %d segments have no vector, skipped", path, len(missing), len(rows))
+    if not kept:
+        raise ManifestError(f"{path}: none of the manifest's segment IDs has a vector")
+    return kept, emb.vectors[np.asarray(index, dtype=np.int64)]
+
+
+def reduce_features(features, pca_dim=None, whiten=False, eps=1e-6):
+    """Centre, optionally project on the top ``pca_dim`` principal axes and whiten.
+
+    Arguments
+    ---------
+    features : array (n, d)
+    pca_dim : int, optional
+        Keep this many principal components (``None``: keep all ``d`` axes;
+        with ``whiten=False`` that is plain centring).
+    whiten : bool
+        Scale each kept component to unit variance.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(500, 5)) * [10, 1, 1, 1, 0.1]
+    >>> y = reduce_features(x, pca_dim=2, whiten=True)
+    >>> y.shape, np.allclose(y.std(axis=0), 1, atol=0.01)
+    ((500, 2), True)
+    """
+    x = np.asarray(features, dtype=np.float64)
+    x = x - x.mean(axis=0, keepdims=True)
+    if pca_dim is None and not whiten:
+        return x.astype(np.float32)
+    cov = x.T @ x / max(1, len(x) - 1)
+    eigval, eigvec = np.linalg.eigh(cov)
+    order = np.argsort(eigval)[::-1]
+    if pca_dim is not None:
+        order = order[: int(pca_dim)]
+    y = x @ eigvec[:, order]
+    if whiten:
+        y = y / np.sqrt(np.maximum(eigval[order], 0) + eps)
+    return y.astype(np.float32)
+
+
+def kmeans_units(features, n_units, niter=20, nredo=1, seed=0, max_points_per_centroid=256):
+    """Cluster segment vectors into ``n_units`` units with faiss k-means.
+
+    Returns ``(labels, centroids)``: the unit index of every row and the
+    ``(n_units, d)`` centroids. Deterministic for a given ``seed``.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.concatenate([rng.normal(c, 0.1, size=(20, 2)) for c in (0, 5, 10)])
+    >>> labels, _ = kmeans_units(x, 3, nredo=3)
+    >>> len(set(labels[:20])), len(set(labels[20:40])), len(set(labels[40:]))
+    (1, 1, 1)
+    """
+    import faiss
+
+    x = np.ascontiguousarray(features, dtype=np.float32)
+    if not 1 <= n_units <= len(x):
+        raise ValueError(f"n_units={n_units} must be between 1 and the {len(x)} segments")
+    km = faiss.Kmeans(
+        x.shape[1],
+        int(n_units),
+        niter=int(niter),
+        nredo=int(nredo),
+        seed=int(seed),
+        verbose=False,
+        max_points_per_centroid=int(max_points_per_centroid),
+    )
+    km.train(x)
+    _, labels = km.index.search(x, 1)
+    return labels[:, 0].astype(np.int64), km.centroids.copy()
+
+
+# ---------------------------------------------------------------------------
+# Skip-gram over unit sequences
+# ---------------------------------------------------------------------------
+
+
+def unit_sentences(rows, assignment):
+    """Sequences of unit names, one per utterance, in word order.
+
+    Segments absent from ``assignment`` are dropped (the remaining units of
+    the utterance stay in order).
+
+    Example
+    -------
+    >>> rows = [{"ID": "b", "utt_id": "u", "position": 1},
+    ...         {"ID": "a", "utt_id": "u", "position": 0}]
+    >>> unit_sentences(rows, {"a": "u0003", "b": "u0001"})
+    [['u0003', 'u0001']]
+    """
+    sentences = []
+    for utt_rows in group_by_utterance(rows).values():
+        units = [assignment[r["ID"]] for r in utt_rows if r["ID"] in assignment]
+        if units:
+            sentences.append(units)
+    return sentences
+
+
+def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, seed=0):
+    """Skip-gram (word2vec sg=1) vectors with counts for token sequences.
+
+    Uses ``speechbrain_align.text.skipgram.train_skipgram_on_sentences`` when
+    that module exists, else gensim directly (negative sampling, seeded; one
+    worker is needed for a bit-exact rerun).
+
+    Example
+    -------
+    >>> emb = skipgram([["a", "b", "a"], ["b", "c"]] * 5, dim=4, epochs=1)
+    >>> sorted(emb.words), emb.dim, int(emb.counts[emb.index["a"]])
+    (['a', 'b', 'c'], 4, 10)
+    """
+    try:
+        from speechbrain_align.text.skipgram import train_skipgram_on_sentences
+    except ImportError:
+        train_skipgram_on_sentences = None
+    if train_skipgram_on_sentences is not None:
+        return train_skipgram_on_sentences(
+            sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
+            workers=workers, seed=seed,
+        )
+    from gensim.models import Word2Vec
+
+    sentences = [list(s) for s in sentences if s]
+    if not sentences:
+        raise ValueError("skipgram: no non-empty sentences")
+    model = Word2Vec(
+        sentences=sentences, vector_size=int(dim), window=int(window),
+        min_count=int(min_count), sg=1, epochs=int(epochs), workers=int(workers),
+        seed=int(seed),
+    )
+    words = list(model.wv.index_to_key)
+    counts = [model.wv.get_vecattr(w, "count") for w in words]
+    return Embeddings(words, model.wv.vectors, counts)
+
+
+def train_unit_skipgram(
+    rows,
+    features,
+    n_units,
+    dim=50,
+    window=5,
+    epochs=10,
+    min_count=1,
+    pca_dim=None,
+    whiten=False,
+    niter=20,
+    nredo=1,
+    workers=1,
+    seed=0,
+):
+    """Quantise segments into units with k-means, then skip-gram over unit ids.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Manifest rows (``ID``, ``utt_id``, ``position``), one per row of
+        ``features``.
+    features : array (len(rows), d)
+        One fixed-size acoustic vector per segment.
+    n_units : int
+        Number of k-means units ``K``.
+    dim, window, epochs, min_count, workers : skip-gram options.
+    pca_dim, whiten : see :func:`reduce_features`.
+    niter, nredo : k-means iterations and restarts.
+    seed : int
+        Seeds both k-means and the skip-gram.
+
+    Returns
+    -------
+    (Embeddings, dict) : unit vectors (words ``u0017``, counts = segments
+    in the unit) and the assignment ``segment ID -> unit name`` in row order.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> rows = [{"ID": f"u{i}_{p}", "utt_id": f"u{i}", "position": p}
+    ...         for i in range(30) for p in range(4)]
+    >>> feats = np.stack([rng.normal(5 * (r["position"] % 2), 0.1, 3) for r in rows])
+    >>> emb, assign = train_unit_skipgram(rows, feats, 2, dim=4, epochs=1, nredo=3)
+    >>> len(emb), len(set(assign[r["ID"]] for r in rows if r["position"] % 2))
+    (2, 1)
+    """
+    features = np.asarray(features, dtype=np.float32)
+    if len(features) != len(rows):
+        raise ValueError(f"{len(rows)} rows but {len(features)} feature vectors")
+    reduced = reduce_features(features, pca_dim=pca_dim, whiten=whiten)
+    labels, _ = kmeans_units(reduced, n_units, niter=niter, nredo=nredo, seed=seed)
+    assignment = {row["ID"]: unit_name(lab) for row, lab in zip(rows, labels)}
+    sentences = unit_sentences(rows, assignment)
+    emb = skipgram(
+        sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
+        workers=workers, seed=seed,
+    )
+    n_used = len(set(labels.tolist()))
+    if n_used < n_units:
+        logger.warning("k-means: %d of %d units received no segment", n_units - n_used, n_units)
+    return emb, assignment
+
+
+# ---------------------------------------------------------------------------
+# Assignment and per-unit tables
+# ---------------------------------------------------------------------------
+
+
+def write_assignment(path, assignment):
+    """Write ``segment ID -> unit`` as a CSV with header ``ID,unit``, atomically."""
+    with atomic_write(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ID", "unit"])
+        for seg_id, unit in assignment.items():
+            writer.writerow([seg_id, unit])
+
+
+def read_assignment(path):
+    """Read an ``ID,unit`` CSV into a dict; errors name the file and line.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.csv")
+    >>> write_assignment(p, {"s_0000": "u0002", "s_0001": "u0000"})
+    >>> read_assignment(p)
+    {'s_0000': 'u0002', 's_0001': 'u0000'}
+    """
+    path = os.fspath(path)
+    try:
+        handle = open(path, encoding="utf-8", newline="")
+    except OSError as err:
+        raise ManifestError(f"{path}: cannot open assignment ({err})") from err
+    out = {}
+    with handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "ID" not in reader.fieldnames or "unit" not in reader.fieldnames:
+            raise ManifestError(f"{path}:1: assignment needs columns 'ID' and 'unit'")
+        for line_no, row in enumerate(reader, start=2):
+            if not row["ID"] or not row["unit"]:
+                raise ManifestError(f"{path}:{line_no}: empty ID or unit")
+            if row["ID"] in out:
+                raise ManifestError(f"{path}:{line_no}: segment {row['ID']!r} is repeated")
+            out[row["ID"]] = row["unit"]
+    return out
+
+
+def unit_majority(rows, assignment):
+    """Majority word of every unit, from the segments' ``word`` labels.
+
+    Segments with an empty word or without a unit are ignored. Ties go to
+    the word seen first.
+
+    Returns
+    -------
+    dict unit -> {"word", "majority", "size", "purity"} where ``size`` is
+    the number of labelled segments in the unit and ``purity`` is
+    ``majority / size``.
+
+    Example
+    -------
+    >>> rows = [{"ID": "a", "word": "x"}, {"ID": "b", "word": "x"}, {"ID": "c", "word": "y"}]
+    >>> unit_majority(rows, {"a": "u0", "b": "u0", "c": "u0"})["u0"]["word"]
+    'x'
+    """
+    per_unit = collections.defaultdict(collections.Counter)
+    for row in rows:
+        unit = assignment.get(row["ID"])
+        if unit is not None and row.get("word"):
+            per_unit[unit][row["word"]] += 1
+    table = {}
+    for unit, counter in per_unit.items():
+        word, majority = counter.most_common(1)[0]
+        size = sum(counter.values())
+        table[unit] = {"word": word, "majority": majority, "size": size, "purity": majority / size}
+    return table
+
+
+def clustering_purity(rows, assignment):
+    """Purity, word types covered and number of clusters of an assignment.
+
+    Purity is the share of labelled segments whose unit's majority word
+    equals their own word; ``n_word_types_covered`` is the number of distinct
+    majority words; ``n_clusters`` the number of units holding a labelled
+    segment.
+
+    Example
+    -------
+    >>> rows = [{"ID": str(i), "word": w} for i, w in enumerate("aabbc")]
+    >>> clustering_purity(rows, {"0": "u0", "1": "u0", "2": "u1", "3": "u1", "4": "u1"})
+    {'purity': 0.8, 'n_word_types_covered': 2, 'n_clusters': 2, 'n_segments': 5}
+    """
+    table = unit_majority(rows, assignment)
+    total = sum(t["size"] for t in table.values())
+    correct = sum(t["majority"] for t in table.values())
+    return {
+        "purity": correct / total if total else None,
+        "n_word_types_covered": len({t["word"] for t in table.values()}),
+        "n_clusters": len(table),
+        "n_segments": total,
+    }
+
+
+def write_unit_table(path, rows, assignment, emb=None):
+    """CSV ``unit,size,majority_word,majority_count,purity`` (+ ``in_vectors``), atomically."""
+    table = unit_majority(rows, assignment)
+    with atomic_write(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["unit", "size", "majority_word", "majority_count", "purity", "in_vectors"])
+        for unit in sorted(table):
+            t = table[unit]
+            in_vectors = "" if emb is None else int(unit in emb.index)
+            writer.writerow(
+                [unit, t["size"], t["word"], t["majority"], f"{t['purity']:.4f}", in_vectors]
+            )
+
+
+# ---------------------------------------------------------------------------
+# The whole step, with SpeechBrain's skip pattern
+# ---------------------------------------------------------------------------
+
+
+def run_unit_skipgram(
+    manifest,
+    output_folder,
+    feature_source="logmel",
+    n_units=1000,
+    dim=50,
+    window=5,
+    epochs=10,
+    min_count=1,
+    pca_dim=None,
+    whiten=False,
+    niter=20,
+    nredo=1,
+    seed=0,
+    feature_workers=2,
+    skipgram_workers=1,
+    on_missing="error",
+    progress=True,
+):
+    """Run the unit skip-gram on a manifest and write its outputs.
+
+    ``feature_source`` is ``"logmel"`` (log-Mel images, cached in
+    ``<output_folder>/logmel_features.npy``) or the path of a segment-vector
+    file (``.vec``/``.npz`` with segment IDs as words). Does nothing when the
+    outputs exist and were made with the same options.
+
+    Outputs in ``output_folder``: ``units.vec`` (+ ``units.vec.counts.tsv``),
+    ``assignment.csv`` (``ID,unit``), ``unit_table.csv`` (majority word and
+    purity per unit, for evaluation) and ``summary.json`` (purity, units,
+    word types covered). Returns a dict of these paths.
+    """
+    from speechbrain_align.dataio.manifest import read_segment_manifest
+
+    os.makedirs(output_folder, exist_ok=True)
+    paths = {
+        "vectors": os.path.join(output_folder, "units.vec"),
+        "assignment": os.path.join(output_folder, "assignment.csv"),
+        "unit_table": os.path.join(output_folder, "unit_table.csv"),
+        "summary": os.path.join(output_folder, "summary.json"),
+    }
+    options = {
+        "manifest": os.path.abspath(manifest),
+        "feature_source": feature_source if feature_source == "logmel" else os.path.abspath(feature_source),
+        "n_units": n_units, "dim": dim, "window": window, "epochs": epochs,
+        "min_count": min_count, "pca_dim": pca_dim, "whiten": whiten, "niter": niter,
+        "nredo": nredo, "seed": seed,
+    }
+    outputs = list(paths.values())
+    if already_prepared(outputs, options):
+        logger.info("Unit skip-gram outputs in %s are up to date, skipping", output_folder)
+        return paths
+    rows = read_segment_manifest(manifest)
+    if feature_source == "logmel":
+        feats = segment_logmel_features(
+            rows, cache_path=os.path.join(output_folder, "logmel_features.npy"),
+            workers=feature_workers, progress=progress,
+        )
+    else:
+        rows, feats = load_segment_vectors(feature_source, rows, on_missing=on_missing)
+    emb, assignment = train_unit_skipgram(
+        rows, feats, n_units, dim=dim, window=window, epochs=epochs, min_count=min_count,
+        pca_dim=pca_dim, whiten=whiten, niter=niter, nredo=nredo,
+        workers=skipgram_workers, seed=seed,
+    )
+    save_embeddings(emb, paths["vectors"])
+    write_assignment(paths["assignment"], assignment)
+    write_unit_table(paths["unit_table"], rows, assignment, emb)
+    summary = clustering_purity(rows, assignment)
+    summary.update({"n_units_requested": n_units, "n_unit_vectors": len(emb)})
+    write_json(paths["summary"], summary)
+    mark_prepared(outputs, options)
+    logger.info(
+        "Unit skip-gram: %d units with vectors, purity %.3f, %d word types covered",
+        len(emb), summary["purity"] or float("nan"), summary["n_word_types_covered"],
+    )
+    return paths

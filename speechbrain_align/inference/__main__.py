@@ -1,0 +1,82 @@
+"""Command line: spoken word -> nearest text words and translations.
+
+Usage::
+
+    python -m speechbrain_align.inference --space FOLDER --wav word.wav [--k 5]
+        [--method nn|csls|both] [--json]
+
+``FOLDER`` is an aligned space written by
+:func:`speechbrain_align.inference.pretrained.export_aligned_space`. Several
+``--wav`` files may be given. Prints a table per file, or one JSON object
+per file with ``--json``.
+"""
+
+import argparse
+import json
+import sys
+
+
+def build_parser():
+    """The argument parser of the CLI."""
+    parser = argparse.ArgumentParser(
+        prog="python -m speechbrain_align.inference",
+        description="Nearest text words and translations of a spoken word, "
+        "through an exported aligned speech/text space.",
+    )
+    parser.add_argument("--space", required=True, help="aligned-space folder (hyperparams.yaml)")
+    parser.add_argument("--wav", required=True, nargs="+", help="audio file(s) of one word each")
+    parser.add_argument("--k", type=int, default=5, help="number of words to list (default 5)")
+    parser.add_argument(
+        "--method", choices=["nn", "csls", "both"], default="both", help="retrieval score"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument("--device", default="cpu", help="torch device for the encoder")
+    return parser
+
+
+def format_answer(wav, answer):
+    """A human-readable table of one :meth:`AlignedSpace.query` answer."""
+    lines = [f"{wav}:"]
+    for method in ("nn", "csls"):
+        if method not in answer:
+            continue
+        for key, label in (("words", answer.get("language")), ("translations", answer.get("foreign_language"))):
+            if key not in answer[method]:
+                continue
+            shown = ", ".join(f"{a['word']} ({a['score']:.3f})" for a in answer[method][key])
+            lines.append(f"  {method:4s} {key} [{label}]: {shown}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.k < 1:
+        print("error: --k must be >= 1", file=sys.stderr)
+        return 2
+    from speechbrain_align.dataio.manifest import ManifestError
+    from speechbrain_align.inference.pretrained import AlignedSpace, AlignedSpaceError
+
+    try:
+        space = AlignedSpace.from_hparams(source=args.space, device=args.device)
+    except (AlignedSpaceError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    methods = ("nn", "csls") if args.method == "both" else (args.method,)
+    status = 0
+    for wav in args.wav:
+        try:
+            answer = space.query(wav, k=args.k, methods=methods)
+        except (ManifestError, ValueError, OSError) as err:
+            print(f"error: {wav}: {err}", file=sys.stderr)
+            status = 1
+            continue
+        if args.json:
+            print(json.dumps({"wav": wav, **answer}))
+        else:
+            print(format_answer(wav, answer))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

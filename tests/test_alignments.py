@@ -475,3 +475,18 @@ def test_normalize_word_and_hash_split():
     # adding speakers never moves an existing one
     more = split_speakers_by_hash([f"spk{i}" for i in range(1500)], 0.1, 0.1)
     assert all(more[k] == v for k, v in split.items())
+
+
+def test_read_textgrids_lookup_errors_name_the_file(tmp_path):
+    (tmp_path / "x").mkdir()
+    grid = tmp_path / "x" / "not-libri.TextGrid"
+    grid.write_text(SHORT_TEXTGRID)
+
+    def wav_for(utt_id, path):
+        raise KeyError(f"no audio for {utt_id}")
+
+    with pytest.raises(AlignmentError, match=rf"{grid}:1: .*no audio for not-libri"):
+        read_textgrids(str(tmp_path), wav_for=wav_for)
+    assert read_textgrids(str(tmp_path), wav_for=wav_for, on_error="skip") == []
+    with pytest.raises(AlignmentError, match="no \\*.TextGrid files found"):
+        read_textgrids(str(tmp_path / "x" / "empty_dir_that_is_missing"))

@@ -369,6 +369,24 @@ def _find_audio(base):
     return base + AUDIO_EXTENSIONS[0]
 
 
+def _textgrid_wav_speaker(path, utt_id, folder, audio_root, wav_for, spk_for):
+    """Audio path and speaker of one TextGrid of :func:`read_textgrids`."""
+    try:
+        if wav_for is not None:
+            wav = wav_for(utt_id, path)
+        else:
+            rel = os.path.relpath(os.path.dirname(path), folder)
+            base = os.path.dirname(path) if audio_root is None else os.path.join(audio_root, rel)
+            wav = _find_audio(os.path.normpath(os.path.join(base, utt_id)))
+        if spk_for is not None:
+            spk_id = spk_for(utt_id, path)
+        else:
+            spk_id = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    except (KeyError, ValueError) as err:
+        raise AlignmentError(f"{path}:1: {err}") from err
+    return wav, spk_id
+
+
 def read_textgrids(
     folder,
     audio_root=None,
@@ -404,19 +422,7 @@ def read_textgrids(
     for path in files:
         utt_id = _textgrid_stem(path)
         try:
-            try:
-                if wav_for is not None:
-                    wav = wav_for(utt_id, path)
-                else:
-                    rel = os.path.relpath(os.path.dirname(path), folder)
-                    base_dir = os.path.dirname(path) if audio_root is None else os.path.join(audio_root, rel)
-                    wav = _find_audio(os.path.normpath(os.path.join(base_dir, utt_id)))
-                if spk_for is not None:
-                    spk_id = spk_for(utt_id, path)
-                else:
-                    spk_id = os.path.basename(os.path.dirname(os.path.abspath(path)))
-            except (KeyError, ValueError) as err:
-                raise AlignmentError(f"{path}:1: {err}") from err
+            wav, spk_id = _textgrid_wav_speaker(path, utt_id, folder, audio_root, wav_for, spk_for)
             utts.append(_textgrid_utterance(path, wav, spk_id, utt_id, tier))
         except ManifestError as err:
             policy.total += 1

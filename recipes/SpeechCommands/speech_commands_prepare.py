@@ -1,0 +1,144 @@
+"""Word-segment manifests for Speech Commands (isolated words, one per file).
+
+Each clip becomes one segment covering the whole file. Splits:
+
+* with the full dataset (``validation_list.txt`` and ``testing_list.txt``
+  present), the official lists (matched on ``<word>/<file stem>``, so FLAC
+  copies of the WAV files match too);
+* otherwise (e.g. the v0.02 test folder alone), a speaker-disjoint split from
+  a SHA-1 hash of the speaker id: deterministic, and a speaker never moves
+  split when more data is added.
+
+Usage::
+
+    python recipes/SpeechCommands/speech_commands_prepare.py \\
+        ../shared/data/speech_commands_v0.02_test results/speech_commands
+"""
+
+import argparse
+import logging
+import os
+
+from speechbrain_align.dataio.alignments import read_isolated_words, split_speakers_by_hash
+from speechbrain_align.dataio.manifest import ManifestError, write_segment_manifest
+from speechbrain_align.dataio.textgrid import read_text_file
+from speechbrain_align.utils.files import already_prepared, mark_prepared
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WORDS = ("down", "go", "left", "no", "right", "stop", "up", "yes")
+
+
+def read_split_list(path):
+    """Set of ``<word>/<stem>`` keys from an official split list."""
+    keys = set()
+    for line_no, line in enumerate(read_text_file(path).splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if "/" not in line:
+            raise ManifestError(f"{path}:{line_no}: expected <word>/<file>, found {line!r}")
+        word, name = line.rsplit("/", 1)
+        keys.add(f"{word}/{os.path.splitext(name)[0]}")
+    return keys
+
+
+def _key(seg):
+    word = os.path.basename(os.path.dirname(seg.wav))
+    return f"{word}/{os.path.splitext(os.path.basename(seg.wav))[0]}"
+
+
+def prepare_speech_commands(
+    data_folder,
+    save_folder,
+    words=DEFAULT_WORDS,
+    valid_fraction=0.1,
+    test_fraction=0.1,
+    use_official_lists=True,
+    on_error="raise",
+    skip_prep=False,
+):
+    """Write ``train.csv``/``valid.csv``/``test.csv`` of isolated-word segments.
+
+    Arguments
+    ---------
+    data_folder : str
+        Folder with one sub-folder per word.
+    save_folder : str
+    words : list of str or None
+        Word folders to use; ``None`` = every folder (``_background_noise_``
+        is always ignored).
+    valid_fraction, test_fraction : float
+        Expected shares of speakers in the hash split.
+    use_official_lists : bool
+        Use ``validation_list.txt``/``testing_list.txt`` when both exist.
+    on_error : "raise" or "skip"
+    skip_prep : bool
+
+    Returns
+    -------
+    dict ``train``/``valid``/``test`` -> manifest path.
+    """
+    outputs = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
+    if skip_prep:
+        return outputs
+    valid_list = os.path.join(data_folder, "validation_list.txt")
+    test_list = os.path.join(data_folder, "testing_list.txt")
+    official = use_official_lists and os.path.isfile(valid_list) and os.path.isfile(test_list)
+    options = {
+        "data_folder": os.path.abspath(data_folder),
+        "words": None if words is None else list(words),
+        "valid_fraction": valid_fraction,
+        "test_fraction": test_fraction,
+        "official_lists": official,
+        "on_error": on_error,
+    }
+    if already_prepared(list(outputs.values()), options):
+        logger.info("%s: manifests already prepared, skipping", save_folder)
+        return outputs
+    segs = read_isolated_words(data_folder, words=words, on_error=on_error)
+    if official:
+        valid_keys, test_keys = read_split_list(valid_list), read_split_list(test_list)
+        split_of = {
+            s.ID: "valid" if _key(s) in valid_keys else "test" if _key(s) in test_keys else "train"
+            for s in segs
+        }
+    else:
+        spk_split = split_speakers_by_hash(
+            sorted({s.spk_id for s in segs}), valid_fraction, test_fraction
+        )
+        split_of = {s.ID: spk_split[s.spk_id] for s in segs}
+    for name in outputs:
+        part = [s for s in segs if split_of[s.ID] == name]
+        write_segment_manifest(part, outputs[name])
+        logger.info(
+            "%s: %d clips, %d speakers", outputs[name], len(part), len({s.spk_id for s in part})
+        )
+    mark_prepared(list(outputs.values()), options)
+    return outputs
+
+
+def main(argv=None):
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data_folder")
+    parser.add_argument("save_folder")
+    parser.add_argument("--words", nargs="*", default=list(DEFAULT_WORDS),
+                        help="word folders, or 'all'")
+    parser.add_argument("--valid-fraction", type=float, default=0.1)
+    parser.add_argument("--test-fraction", type=float, default=0.1)
+    parser.add_argument("--no-official-lists", action="store_true")
+    parser.add_argument("--on-error", default="raise", choices=["raise", "skip"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    words = None if args.words == ["all"] else args.words
+    outputs = prepare_speech_commands(
+        args.data_folder, args.save_folder, words, args.valid_fraction,
+        args.test_fraction, not args.no_official_lists, args.on_error,
+    )
+    for name, path in outputs.items():
+        print(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+    main()

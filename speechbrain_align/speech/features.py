@@ -1,0 +1,393 @@
+"""Acoustic features of word segments, computed once and cached on disk.
+
+Features come from SpeechBrain's lobes (:class:`speechbrain.lobes.features.MFCC`
+or :class:`~speechbrain.lobes.features.Fbank`). For a manifest, every segment's
+frames are computed once and stored as ONE float32 array of all frames
+(``<stem>.<key>.feats.npy``) plus an index (``<stem>.<key>.index.npz``: ids,
+frame offsets, per-dimension sums for normalisation statistics). The key hashes
+the manifest's bytes and the feature options, so a changed manifest or option
+recomputes; both files are written atomically, the index last, so a half-written
+cache is never read.
+
+Loading gives a :class:`FeatureStore`: all frames in memory as one tensor with
+offsets, which makes batching cheap (a segment is a view, no disk access).
+Global mean/variance normalisation uses statistics of the training set
+(:meth:`FeatureStore.stats`), saved with the extractor options
+(:meth:`FeatureExtractor.save`) so that inference code can call
+:meth:`FeatureExtractor.compute_features` on a new signal and get features on
+the same scale.
+
+Bad input: segments shorter than ``min_frames`` frames are zero-padded in the
+waveform (``short_segments="pad"``), dropped with a counted warning
+(``"skip"``) or raise (``"error"``); segments whose features contain NaN/inf
+raise :class:`FeatureError` naming the segment and manifest, or are dropped
+with a counted warning (``nonfinite="skip"``).
+"""
+
+import hashlib
+import json
+import logging
+import os
+
+import numpy as np
+import torch
+
+from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, load_segment
+from speechbrain_align.dataio.manifest import read_segment_manifest
+from speechbrain_align.utils.files import atomic_save, write_json
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+class FeatureError(ValueError):
+    """Features could not be computed or are non-finite; the message names the segment."""
+
+
+class FeatureExtractor:
+    """MFCC or Fbank features of a 16 kHz signal, optionally normalised.
+
+    Arguments
+    ---------
+    kind : "mfcc" or "fbank"
+    n_mfcc : int
+        Number of cepstral coefficients (``kind="mfcc"``); 13 in the paper.
+    n_mels : int
+        Number of Mel filters.
+    deltas : bool
+        Append first and second derivatives (x3 dimension).
+    win_length, hop_length : float
+        Window and hop in milliseconds.
+    mean, std : array-like, optional
+        Normalisation statistics (set later with :meth:`set_stats`).
+
+    Example
+    -------
+    >>> ex = FeatureExtractor(kind="mfcc", n_mfcc=13)
+    >>> feats = ex.raw(np.random.RandomState(0).randn(3200).astype("float32"))
+    >>> feats.shape  # 0.2 s at a 10 ms hop
+    (21, 13)
+    >>> ex.dim
+    13
+    """
+
+    def __init__(
+        self,
+        kind="mfcc",
+        n_mfcc=13,
+        n_mels=40,
+        deltas=False,
+        win_length=25,
+        hop_length=10,
+        mean=None,
+        std=None,
+    ):
+        if kind not in ("mfcc", "fbank"):
+            raise ValueError(f"feature kind must be 'mfcc' or 'fbank', got {kind!r}")
+        self.options = {
+            "kind": kind,
+            "n_mfcc": int(n_mfcc),
+            "n_mels": int(n_mels),
+            "deltas": bool(deltas),
+            "win_length": float(win_length),
+            "hop_length": float(hop_length),
+        }
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
+        self.std = None if std is None else np.asarray(std, dtype=np.float32)
+        self._lobe = None
+
+    @property
+    def dim(self):
+        """Feature dimension."""
+        base = self.options["n_mfcc"] if self.options["kind"] == "mfcc" else self.options["n_mels"]
+        return base * (3 if self.options["deltas"] else 1)
+
+    @property
+    def hop_samples(self):
+        """Hop between frames, in samples at 16 kHz."""
+        return int(round(self.options["hop_length"] * TARGET_SAMPLE_RATE / 1000))
+
+    @property
+    def win_samples(self):
+        """Window length in samples at 16 kHz."""
+        return int(round(self.options["win_length"] * TARGET_SAMPLE_RATE / 1000))
+
+    def _make_lobe(self):
+        from speechbrain.lobes.features import MFCC, Fbank
+
+        opts = self.options
+        common = dict(
+            deltas=opts["deltas"],
+            context=False,
+            sample_rate=TARGET_SAMPLE_RATE,
+            n_mels=opts["n_mels"],
+            win_length=opts["win_length"],
+            hop_length=opts["hop_length"],
+        )
+        if opts["kind"] == "mfcc":
+            return MFCC(n_mfcc=opts["n_mfcc"], **common).eval()
+        return Fbank(**common).eval()
+
+    def num_frames(self, num_samples):
+        """Frames the lobe produces for ``num_samples`` samples (centred STFT)."""
+        return 1 + num_samples // self.hop_samples
+
+    def raw(self, signal):
+        """Unnormalised features ``(T, F)`` float32 numpy of a 1-D 16 kHz signal."""
+        if self._lobe is None:
+            self._lobe = self._make_lobe()
+        wav = torch.as_tensor(np.asarray(signal, dtype=np.float32)).unsqueeze(0)
+        if wav.shape[1] < self.win_samples:  # the STFT's reflect padding needs this
+            wav = torch.nn.functional.pad(wav, (0, self.win_samples - wav.shape[1]))
+        with torch.no_grad():
+            feats = self._lobe(wav)[0]
+        return feats.numpy().astype(np.float32, copy=False)
+
+    def set_stats(self, mean, std):
+        """Set the global normalisation statistics."""
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+
+    def compute_features(self, signal):
+        """Normalised features ``(T, F)`` torch float32 of a 1-D 16 kHz signal.
+
+        Uses the stored statistics (see :meth:`set_stats` / :meth:`load`);
+        raises :class:`FeatureError` if there are none or the output is not finite.
+        """
+        if self.mean is None:
+            raise FeatureError("no normalisation statistics: call set_stats() or load()")
+        feats = (self.raw(signal) - self.mean) / self.std
+        if not np.isfinite(feats).all():
+            raise FeatureError("non-finite features (NaN/inf) for the given signal")
+        return torch.from_numpy(feats)
+
+    def save(self, path):
+        """Write options and statistics to ``path`` (JSON), atomically."""
+        write_json(
+            path,
+            {
+                "options": self.options,
+                "mean": None if self.mean is None else self.mean.tolist(),
+                "std": None if self.std is None else self.std.tolist(),
+            },
+        )
+
+    @classmethod
+    def load(cls, path):
+        """An extractor from a file written by :meth:`save`."""
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return cls(mean=data["mean"], std=data["std"], **data["options"])
+
+
+class FeatureStore:
+    """All segments' frames of one manifest in memory: one tensor + offsets.
+
+    Arguments
+    ---------
+    ids : list of str
+    offsets : array of int, ``len(ids) + 1``
+        Segment ``i`` is ``feats[offsets[i]:offsets[i+1]]``.
+    feats : torch.Tensor or array, ``(total_frames, F)``
+    skipped : dict, optional
+        Reason -> number of segments of the manifest left out.
+
+    Example
+    -------
+    >>> store = FeatureStore(["a", "b"], [0, 2, 5], torch.arange(10.).view(5, 2))
+    >>> store.segment(1).tolist(), store.lengths.tolist()
+    ([[4.0, 5.0], [6.0, 7.0], [8.0, 9.0]], [2, 3])
+    >>> store.stats()[0].tolist()
+    [4.0, 5.0]
+    """
+
+    def __init__(self, ids, offsets, feats, skipped=None):
+        self.ids = list(ids)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.feats = torch.as_tensor(feats, dtype=torch.float32)
+        self.skipped = dict(skipped or {})
+        if len(self.offsets) != len(self.ids) + 1 or self.offsets[-1] != len(self.feats):
+            raise FeatureError("feature store: offsets do not match ids and frames")
+        self.index = {seg_id: i for i, seg_id in enumerate(self.ids)}
+        self.lengths = torch.from_numpy(np.diff(self.offsets))
+        self._starts = self.offsets[:-1].tolist()
+        self._stops = self.offsets[1:].tolist()
+
+    def __len__(self):
+        return len(self.ids)
+
+    @property
+    def dim(self):
+        """Feature dimension."""
+        return self.feats.shape[1]
+
+    def segment(self, i):
+        """Frames ``(T, F)`` of segment number ``i`` (a view, no copy)."""
+        return self.feats[self._starts[i] : self._stops[i]]
+
+    def stats(self):
+        """Per-dimension mean and standard deviation over all frames (numpy)."""
+        feats = self.feats.double()
+        mean = feats.mean(0)
+        std = feats.std(0, unbiased=False).clamp(min=1e-5)
+        return mean.float().numpy(), std.float().numpy()
+
+    def normalise(self, mean, std):
+        """Apply ``(x - mean) / std`` to every frame, in place; returns self."""
+        self.feats.sub_(torch.as_tensor(mean)).div_(torch.as_tensor(std))
+        return self
+
+
+def cache_key(manifest, options):
+    """Hash of the manifest's bytes and the feature options (hex string)."""
+    digest = hashlib.sha1()
+    with open(manifest, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps(options, sort_keys=True).encode())
+    digest.update(str(CACHE_VERSION).encode())
+    return digest.hexdigest()[:16]
+
+
+def extract_features(
+    rows,
+    extractor,
+    source="manifest",
+    min_frames=3,
+    short_segments="pad",
+    nonfinite="error",
+    progress=False,
+):
+    """Compute features of every segment row (dicts from the manifest reader).
+
+    Each audio file is read once (segments are grouped by file). Returns a
+    :class:`FeatureStore` of unnormalised features, in manifest order, with
+    ``skipped`` counts for segments left out.
+    """
+    if short_segments not in ("pad", "skip", "error"):
+        raise ValueError(f"short_segments must be pad, skip or error, got {short_segments!r}")
+    if nonfinite not in ("error", "skip"):
+        raise ValueError(f"nonfinite must be error or skip, got {nonfinite!r}")
+    min_samples = max(0, (min_frames - 1) * extractor.hop_samples)
+    by_wav = {}
+    for i, row in enumerate(rows):
+        by_wav.setdefault(row["wav"], []).append(i)
+    results = [None] * len(rows)
+    skipped = {"short": 0, "nonfinite": 0}
+    first_reason = {}
+    iterator = by_wav.items()
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, total=len(by_wav), desc="features", unit="file")
+    for wav, indices in iterator:
+        audio = load_segment(wav)
+        for i in indices:
+            row = rows[i]
+            first = int(round(row["start"] * TARGET_SAMPLE_RATE))
+            last = min(int(round(row["stop"] * TARGET_SAMPLE_RATE)), len(audio))
+            signal = audio[first:last]
+            if len(signal) < max(1, min_samples):
+                if short_segments == "error" or (short_segments == "pad" and len(signal) == 0):
+                    raise FeatureError(
+                        f"{source}: segment {row['ID']!r} has {len(signal)} samples, "
+                        f"fewer than {min_frames} frames (short_segments={short_segments!r})"
+                    )
+                if short_segments == "skip":
+                    skipped["short"] += 1
+                    first_reason.setdefault("short", row["ID"])
+                    continue
+                pad = min_samples - len(signal)
+                signal = np.pad(signal, (pad // 2, pad - pad // 2))
+            feats = extractor.raw(signal)
+            if not np.isfinite(feats).all():
+                if nonfinite == "error":
+                    raise FeatureError(
+                        f"{source}: segment {row['ID']!r} ({wav}) has non-finite "
+                        "features (NaN/inf); fix the audio or use nonfinite='skip'"
+                    )
+                skipped["nonfinite"] += 1
+                first_reason.setdefault("nonfinite", row["ID"])
+                continue
+            results[i] = feats
+    for reason, count in skipped.items():
+        if count:
+            logger.warning(
+                "%s: skipped %d of %d segments (%s), first %r",
+                source, count, len(rows), reason, first_reason[reason],
+            )
+    kept = [i for i, feats in enumerate(results) if feats is not None]
+    if not kept:
+        raise FeatureError(f"{source}: no segment has usable features")
+    lengths = [len(results[i]) for i in kept]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    feats = np.concatenate([results[i] for i in kept], axis=0)
+    return FeatureStore([rows[i]["ID"] for i in kept], offsets, feats, skipped)
+
+
+def load_features(
+    manifest,
+    cache_dir,
+    extractor,
+    min_frames=3,
+    short_segments="pad",
+    nonfinite="error",
+    rows=None,
+    progress=True,
+):
+    """Features of a manifest's segments, from the cache or computed and cached.
+
+    Arguments
+    ---------
+    manifest : str
+        Segment manifest (CSV).
+    cache_dir : str
+        Folder for ``<stem>.<key>.feats.npy`` and ``<stem>.<key>.index.npz``.
+    extractor : FeatureExtractor
+    min_frames, short_segments, nonfinite
+        See :func:`extract_features`; part of the cache key.
+    rows : list of dict, optional
+        The manifest already read (avoids reading it twice).
+
+    Returns
+    -------
+    :class:`FeatureStore` of unnormalised features (call
+    :meth:`FeatureStore.normalise` with the training statistics).
+    """
+    options = dict(
+        extractor.options,
+        min_frames=min_frames,
+        short_segments=short_segments,
+        nonfinite=nonfinite,
+    )
+    key = cache_key(manifest, options)
+    stem = os.path.splitext(os.path.basename(os.fspath(manifest)))[0]
+    base = os.path.join(cache_dir, f"{stem}.{key}")
+    feats_path, index_path = base + ".feats.npy", base + ".index.npz"
+    if os.path.exists(index_path) and os.path.exists(feats_path):
+        with np.load(index_path, allow_pickle=False) as index:
+            ids = index["ids"].tolist()
+            offsets = index["offsets"]
+            skipped = json.loads(str(index["skipped"]))
+        feats = np.load(feats_path)
+        logger.info("%s: features from cache %s", manifest, feats_path)
+        return FeatureStore(ids, offsets, torch.from_numpy(feats), skipped)
+    if rows is None:
+        rows = read_segment_manifest(manifest)
+    store = extract_features(
+        rows, extractor, os.fspath(manifest), min_frames, short_segments, nonfinite, progress
+    )
+    os.makedirs(cache_dir, exist_ok=True)
+    atomic_save(feats_path, lambda p: np.save(p, store.feats.numpy()))
+    atomic_save(
+        index_path,
+        lambda p: np.savez(
+            p,
+            ids=np.asarray(store.ids).astype(str),
+            offsets=store.offsets,
+            skipped=np.asarray(json.dumps(store.skipped)),
+            options=np.asarray(json.dumps(options, sort_keys=True)),
+        ),
+    )
+    return store

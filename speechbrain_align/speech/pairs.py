@@ -1,0 +1,203 @@
+"""Training examples for Speech2Vec: each centre segment with its neighbours.
+
+Neighbours come from utterance order (manifest ``utt_id`` + ``position``): the
+segments of the same utterance whose position differs from the centre's by
+1..``window``. One example = one centre and all its neighbours; the skip-gram
+objective decodes every (centre, neighbour) pair of it, CBOW decodes the
+centre once from the neighbours' mean vector. Utterances with a single word
+give no example (counted, with a warning), as do segments missing from the
+feature store (e.g. skipped as too short).
+
+Batches come from a SpeechBrain :class:`~speechbrain.dataio.dataset.DynamicItemDataset`
+whose pipeline returns views into the in-memory :class:`FeatureStore` tensor,
+collated by :class:`Speech2VecCollate` with SpeechBrain's ``batch_pad_right``.
+"""
+
+import logging
+import random
+
+import torch
+
+from speechbrain_align.dataio.manifest import group_by_utterance
+
+logger = logging.getLogger(__name__)
+
+
+def build_examples(rows, window, available=None, source="manifest"):
+    """Centre -> neighbours lists from manifest rows.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Manifest rows (``ID``, ``utt_id``, ``position``).
+    window : int
+        Neighbours are at most ``window`` positions away (both sides).
+    available : set or dict, optional
+        Segment ids that have features; others are ignored as centres and
+        as neighbours (positions are kept, so a gap stays a gap).
+    source : str
+        Name used in warnings.
+
+    Returns
+    -------
+    examples : list of (centre_id, [neighbour ids])
+    stats : dict
+        ``utterances``, ``single_word_utterances`` (no neighbours),
+        ``isolated_segments`` (no neighbour within the window),
+        ``skipgram_pairs``, ``cbow_examples``.
+
+    Example
+    -------
+    >>> rows = [dict(ID=f"u_{i}", utt_id="u", position=i) for i in range(5)]
+    >>> rows.append(dict(ID="v_0", utt_id="v", position=0))
+    >>> ex, st = build_examples(rows, window=2)
+    >>> ex[0], st["skipgram_pairs"], st["cbow_examples"], st["single_word_utterances"]
+    (('u_0', ['u_1', 'u_2']), 14, 5, 1)
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    stats = {
+        "utterances": 0,
+        "single_word_utterances": 0,
+        "isolated_segments": 0,
+        "skipgram_pairs": 0,
+        "cbow_examples": 0,
+    }
+    examples = []
+    for utt_rows in group_by_utterance(rows).values():
+        stats["utterances"] += 1
+        present = [r for r in utt_rows if available is None or r["ID"] in available]
+        if len(utt_rows) < 2:
+            stats["single_word_utterances"] += 1
+            continue
+        for i, centre in enumerate(present):
+            neighbours = []
+            # Rows are sorted by position; scan outwards on both sides.
+            for j in range(i - 1, -1, -1):
+                if centre["position"] - present[j]["position"] > window:
+                    break
+                neighbours.append(present[j]["ID"])
+            neighbours.reverse()
+            for j in range(i + 1, len(present)):
+                if present[j]["position"] - centre["position"] > window:
+                    break
+                neighbours.append(present[j]["ID"])
+            if not neighbours:
+                stats["isolated_segments"] += 1
+                continue
+            examples.append((centre["ID"], neighbours))
+            stats["skipgram_pairs"] += len(neighbours)
+            stats["cbow_examples"] += 1
+    if stats["single_word_utterances"]:
+        logger.warning(
+            "%s: %d of %d utterances have one word and no neighbours; skipped",
+            source, stats["single_word_utterances"], stats["utterances"],
+        )
+    if stats["isolated_segments"]:
+        logger.warning(
+            "%s: %d segments have no neighbour with features within window %d; skipped",
+            source, stats["isolated_segments"], window,
+        )
+    return examples, stats
+
+
+class Speech2VecBatch:
+    """A padded batch: centres, their neighbours stacked, and the owner index.
+
+    Attributes: ``ids`` (centre ids), ``centre`` ``(B, T, F)``, ``centre_lens``
+    ``(B,)``, ``context`` ``(P, T', F)``, ``context_lens`` ``(P,)``, ``owner``
+    ``(P,)`` (index of each neighbour's centre). Lengths are frame counts.
+    """
+
+    def __init__(self, ids, centre, centre_lens, context, context_lens, owner):
+        self.ids = ids
+        self.centre = centre
+        self.centre_lens = centre_lens
+        self.context = context
+        self.context_lens = context_lens
+        self.owner = owner
+
+    _tensors = ("centre", "centre_lens", "context", "context_lens", "owner")
+
+    def to(self, device, non_blocking=True):
+        """Move all tensors to ``device``; returns self."""
+        for name in self._tensors:
+            setattr(self, name, getattr(self, name).to(device, non_blocking=non_blocking))
+        return self
+
+    def pin_memory(self):
+        """Pin the tensors (used by the DataLoader when ``pin_memory=True``)."""
+        for name in self._tensors:
+            setattr(self, name, getattr(self, name).pin_memory())
+        return self
+
+    def __len__(self):
+        return len(self.ids)
+
+
+def _pad(tensors):
+    from speechbrain.utils.data_utils import batch_pad_right
+
+    padded, _ = batch_pad_right(tensors)
+    lens = torch.tensor([t.shape[0] for t in tensors], dtype=torch.long)
+    return padded, lens
+
+
+class Speech2VecCollate:
+    """Collate function: dicts from the dataset -> :class:`Speech2VecBatch`."""
+
+    def __call__(self, items):
+        ids = [item["id"] for item in items]
+        centre, centre_lens = _pad([item["centre_feats"] for item in items])
+        contexts, owner = [], []
+        for b, item in enumerate(items):
+            contexts.extend(item["context_feats"])
+            owner.extend([b] * len(item["context_feats"]))
+        context, context_lens = _pad(contexts)
+        return Speech2VecBatch(
+            ids, centre, centre_lens, context, context_lens, torch.tensor(owner)
+        )
+
+
+def make_dataset(examples, store, max_contexts=None, seed=0):
+    """A DynamicItemDataset of examples whose items are feature views.
+
+    Arguments
+    ---------
+    examples : list of (centre_id, [neighbour ids])
+        From :func:`build_examples`.
+    store : FeatureStore
+        Normalised features in memory.
+    max_contexts : int, optional
+        Use at most this many neighbours of each centre per visit, drawn at
+        random each time (fewer decodings per step; all are used over epochs).
+    seed : int
+        Seed of that draw.
+
+    Returns
+    -------
+    DynamicItemDataset with output keys ``id``, ``centre_feats``,
+    ``context_feats`` (a list of tensors).
+    """
+    from speechbrain.dataio.dataset import DynamicItemDataset
+    from speechbrain.utils.data_pipeline import provides, takes
+
+    data = {}
+    for centre, neighbours in examples:
+        data[centre] = {
+            "centre": store.index[centre],
+            "contexts": [store.index[n] for n in neighbours],
+        }
+    rng = random.Random(seed)
+
+    @takes("centre", "contexts")
+    @provides("centre_feats", "context_feats")
+    def pipeline(centre, contexts):
+        yield store.segment(centre)
+        if max_contexts is not None and len(contexts) > max_contexts:
+            contexts = rng.sample(contexts, max_contexts)
+        yield [store.segment(j) for j in contexts]
+
+    return DynamicItemDataset(
+        data, dynamic_items=[pipeline], output_keys=["id", "centre_feats", "context_feats"]
+    )

@@ -1,0 +1,287 @@
+"""Training and export of Speech2Vec with SpeechBrain's Brain.
+
+:class:`Speech2VecBrain` trains the model from YAML (modules, optimiser,
+Checkpointer, EpochCounter, FileTrainLogger) and is resumable when killed;
+``run_opts`` choose the device, DDP (torchrun) and precision (fp16/bf16 on a
+GPU) through Brain's own machinery.
+
+:func:`run_speech2vec` is the whole recipe (used by the Bible and LibriSpeech
+``train.py``): features (cached), examples, fit, then export of
+
+* ``segments.vec`` / ``segments.npz``: one vector per segment, the segment id
+  as the word (counts = 1);
+* ``types_label.vec`` / ``.npz``: (A) average by word label, counts = segments;
+* ``types_kmeans.vec`` / ``.npz`` + ``kmeans_assignment.csv``: (B) k-means
+  clusters ``c00017``, counts = members;
+* ``feature_extractor.json``: feature options and normalisation statistics for
+  inference (:meth:`FeatureExtractor.load`).
+
+With ``segmentation: equal_chunks`` the training manifest is first replaced by
+the equal-size-chunk baseline (:func:`~speechbrain_align.dataio.segmentation.equal_chunks`).
+"""
+
+import logging
+import os
+import time
+
+import numpy as np
+import speechbrain as sb
+import torch
+
+from speechbrain_align.dataio.manifest import read_segment_manifest, write_segment_manifest
+from speechbrain_align.dataio.segmentation import equal_chunks
+from speechbrain_align.dataio.vectors import Embeddings, save_embeddings
+from speechbrain_align.nnet.speech2vec import masked_mse
+from speechbrain_align.speech.features import FeatureExtractor, load_features
+from speechbrain_align.speech.pairs import Speech2VecCollate, build_examples, make_dataset
+from speechbrain_align.speech.wordtypes import average_by_label, kmeans_types, write_assignment
+from speechbrain_align.utils.files import write_json
+
+logger = logging.getLogger(__name__)
+
+
+def _unwrap(module):
+    return getattr(module, "module", module)
+
+
+class Speech2VecBrain(sb.Brain):
+    """Brain for Speech2Vec: masked-MSE reconstruction of neighbouring segments.
+
+    Expects ``modules["speech2vec"]`` (a
+    :class:`~speechbrain_align.nnet.speech2vec.Speech2Vec`) and, in hparams,
+    ``epoch_counter``, optionally ``train_logger``. Batches are
+    :class:`~speechbrain_align.speech.pairs.Speech2VecBatch`.
+    """
+
+    def compute_forward(self, batch, stage):
+        """Move the batch to the device and run the objective."""
+        batch = batch.to(self.device)
+        return self.modules.speech2vec(
+            batch.centre, batch.centre_lens, batch.context, batch.context_lens, batch.owner
+        )
+
+    def compute_objectives(self, predictions, batch, stage):
+        """MSE over real frames (computed in float32 under mixed precision)."""
+        pred, target, lengths = predictions
+        return masked_mse(pred.float(), target.float(), lengths)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Start the stage timer."""
+        self._stage_start = time.time()
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log losses, save a checkpoint after validation (or after training if none)."""
+        elapsed = time.time() - getattr(self, "_stage_start", time.time())
+        if stage == sb.Stage.TRAIN:
+            self.train_loss = stage_loss
+            self.train_seconds = elapsed
+            if not getattr(self, "has_valid", False):
+                self._log_and_save(epoch, {"loss": stage_loss, "seconds": round(elapsed, 1)}, None)
+        elif stage == sb.Stage.VALID:
+            self._log_and_save(
+                epoch,
+                {"loss": self.train_loss, "seconds": round(self.train_seconds, 1)},
+                {"loss": stage_loss},
+            )
+
+    def _log_and_save(self, epoch, train_stats, valid_stats):
+        logger_obj = getattr(self.hparams, "train_logger", None)
+        if logger_obj is not None:
+            logger_obj.log_stats(
+                stats_meta={"epoch": epoch}, train_stats=train_stats, valid_stats=valid_stats
+            )
+        if self.checkpointer is not None:
+            meta = {"loss": (valid_stats or train_stats)["loss"], "epoch": epoch}
+            self.checkpointer.save_and_keep_only(meta=meta, min_keys=["loss"], num_to_keep=1)
+
+    @torch.no_grad()
+    def embed(self, store, batch_size=256):
+        """Vectors ``(len(store), emb_dim)`` (numpy) of every segment in a FeatureStore.
+
+        Segments are batched by similar length; the order of ``store.ids`` is kept.
+        """
+        from speechbrain.utils.data_utils import batch_pad_right
+
+        model = _unwrap(self.modules.speech2vec)
+        model.eval()
+        order = np.argsort(store.lengths.numpy(), kind="stable")
+        out = np.zeros((len(store), model.emb_dim), dtype=np.float32)
+        for begin in range(0, len(order), batch_size):
+            idx = order[begin : begin + batch_size]
+            feats = [store.segment(int(i)) for i in idx]
+            padded, _ = batch_pad_right(feats)
+            lens = store.lengths[torch.from_numpy(idx)]
+            emb = model.encode(padded.to(self.device), lens.to(self.device))
+            out[idx] = emb.float().cpu().numpy()
+        return out
+
+
+def prepare_stores(hparams, manifests):
+    """Feature stores (normalised with the first manifest's statistics).
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``feature_extractor`` (a FeatureExtractor), ``feature_cache``,
+        optionally ``min_frames``, ``short_segments``, ``nonfinite``.
+    manifests : list of str
+        The first one is the training manifest (source of the statistics).
+
+    Returns
+    -------
+    stores : list of FeatureStore, rows : list of list of dict, extractor
+    """
+    extractor = hparams["feature_extractor"]
+    stores, all_rows = [], []
+    for manifest in manifests:
+        rows = read_segment_manifest(manifest)
+        store = load_features(
+            manifest,
+            hparams["feature_cache"],
+            extractor,
+            min_frames=hparams.get("min_frames", 3),
+            short_segments=hparams.get("short_segments", "pad"),
+            nonfinite=hparams.get("nonfinite", "error"),
+            rows=rows,
+            progress=hparams.get("progress", True),
+        )
+        stores.append(store)
+        all_rows.append(rows)
+    mean, std = stores[0].stats()
+    extractor.set_stats(mean, std)
+    for store in stores:
+        store.normalise(mean, std)
+    return stores, all_rows, extractor
+
+
+def make_loader_dataset(hparams, store, rows, source, shuffle_seed=0):
+    """Examples and DynamicItemDataset for one store; returns (dataset, stats)."""
+    examples, stats = build_examples(rows, hparams["window"], available=store.index, source=source)
+    if not examples:
+        raise ValueError(f"{source}: no segment has a neighbour; nothing to train on")
+    dataset = make_dataset(
+        examples, store, max_contexts=hparams.get("max_contexts"), seed=shuffle_seed
+    )
+    return dataset, stats
+
+
+def export_vectors(brain, store, rows, folder, num_clusters=None, kmeans_seed=1234,
+                   prefix="", batch_size=256):
+    """Write segment vectors and word-type vectors (A: by label, B: k-means).
+
+    Returns a dict of what was written (paths and sizes).
+    """
+    os.makedirs(folder, exist_ok=True)
+    vectors = brain.embed(store, batch_size)
+    words = {row["ID"]: row.get("word", "") for row in rows}
+    labels = [words[i] for i in store.ids]
+    written = {"segments": len(store)}
+    segs = Embeddings(store.ids, vectors, np.ones(len(store), dtype=np.int64))
+    for ext in (".vec", ".npz"):
+        save_embeddings(segs, os.path.join(folder, f"{prefix}segments{ext}"))
+    if any(labels):
+        types = average_by_label(vectors, labels, source=prefix + "segments")
+        for ext in (".vec", ".npz"):
+            save_embeddings(types, os.path.join(folder, f"{prefix}types_label{ext}"))
+        written["label_types"] = len(types)
+    if num_clusters:
+        clusters, assignment = kmeans_types(vectors, num_clusters, seed=kmeans_seed)
+        for ext in (".vec", ".npz"):
+            save_embeddings(clusters, os.path.join(folder, f"{prefix}types_kmeans{ext}"))
+        write_assignment(
+            os.path.join(folder, f"{prefix}kmeans_assignment.csv"), store.ids, assignment, labels
+        )
+        written["kmeans_types"] = len(clusters)
+    return written
+
+
+def run_speech2vec(hparams, run_opts):
+    """The recipe: features, training (resumable), export. Returns a summary dict.
+
+    ``hparams`` is the loaded YAML (see ``recipes/Bible/speech2vec/hparams``).
+    """
+    train_csv = hparams["train_csv"]
+    valid_csv = hparams.get("valid_csv")
+    if not os.path.exists(train_csv):
+        raise FileNotFoundError(
+            f"{train_csv}: training manifest not found; run the dataset's prepare "
+            "script first or pass --train_csv"
+        )
+    if valid_csv and not os.path.exists(valid_csv):
+        logger.warning("%s not found; training without validation", valid_csv)
+        valid_csv = None
+    if hparams.get("segmentation", "words") == "equal_chunks":
+        manifests = []
+        for csv_path in [train_csv] + ([valid_csv] if valid_csv else []):
+            chunks = equal_chunks(read_segment_manifest(csv_path), source=csv_path)
+            out = os.path.join(
+                hparams["save_folder"], "equal_chunks_" + os.path.basename(csv_path)
+            )
+            write_segment_manifest(chunks, out)
+            manifests.append(out)
+        train_csv, valid_csv = manifests[0], (manifests[1] if valid_csv else None)
+    elif hparams.get("segmentation", "words") != "words":
+        raise ValueError(f"segmentation must be 'words' or 'equal_chunks', got {hparams['segmentation']!r}")
+
+    manifests = [train_csv] + ([valid_csv] if valid_csv else [])
+    stores, rows, extractor = prepare_stores(hparams, manifests)
+    model = hparams["modules"]["speech2vec"]
+    if stores[0].dim != model.input_size:
+        raise ValueError(
+            f"features have {stores[0].dim} dimensions but the model's input_size is "
+            f"{model.input_size}; fix n_feats in the YAML"
+        )
+    extractor.save(os.path.join(hparams["save_folder"], "feature_extractor.json"))
+    train_set, train_stats = make_loader_dataset(
+        hparams, stores[0], rows[0], train_csv, hparams.get("seed", 0)
+    )
+    valid_set = None
+    if valid_csv:
+        valid_set, _ = make_loader_dataset(hparams, stores[1], rows[1], valid_csv)
+    logger.info("training examples: %s", train_stats)
+
+    brain = Speech2VecBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.has_valid = valid_set is not None
+    collate = Speech2VecCollate()
+    loader_opts = dict(hparams.get("dataloader_options", {}), collate_fn=collate)
+    valid_opts = dict(loader_opts, shuffle=False)
+    start = time.time()
+    brain.fit(
+        hparams["epoch_counter"],
+        train_set,
+        valid_set,
+        train_loader_kwargs=loader_opts,
+        valid_loader_kwargs=valid_opts,
+    )
+    train_seconds = time.time() - start
+    summary = {"train_examples": train_stats, "train_seconds": round(train_seconds, 1),
+               "train_segments": len(stores[0]), "skipped": stores[0].skipped}
+    if not sb.utils.distributed.if_main_process():
+        return summary
+    if brain.checkpointer is not None:
+        brain.checkpointer.recover_if_possible(min_key="loss")
+    folder = hparams.get("vectors_folder", os.path.join(hparams["output_folder"], "vectors"))
+    summary["export"] = export_vectors(
+        brain,
+        stores[0],
+        rows[0],
+        folder,
+        num_clusters=hparams.get("kmeans_clusters"),
+        kmeans_seed=hparams.get("seed", 1234),
+        batch_size=hparams.get("export_batch_size", 256),
+    )
+    for extra_csv in hparams.get("export_csvs") or []:
+        extra_stores, extra_rows, _ = prepare_stores(hparams, [train_csv, extra_csv])
+        prefix = os.path.splitext(os.path.basename(extra_csv))[0] + "_"
+        summary["export_" + prefix] = export_vectors(
+            brain, extra_stores[1], extra_rows[1], folder, prefix=prefix,
+            batch_size=hparams.get("export_batch_size", 256),
+        )
+    write_json(os.path.join(hparams["output_folder"], "speech2vec_summary.json"), summary)
+    return summary

@@ -139,6 +139,12 @@ def test_librispeech_times_beyond_audio_and_not_increasing(libri_tree):
     align.write_text(LIBRI_LINES[0] + "\n" + '84-121123-0001 ",DON\'T,PANIC" "0.200,0.600,1.900"\n')
     with pytest.raises(AudioError, match=r"alignment.txt:2: word 'panic' \[0.600, 1.900\] s falls outside"):
         read_librispeech_alignment(str(align))
+    # zero-length silence is fine, a zero-length or backwards word is not
+    align.write_text('84-121123-0001 ",DON\'T,,PANIC" "0.200,0.600,0.600,1.100"\n')
+    assert [s.word for s in read_librispeech_alignment(str(align))] == ["don't", "panic"]
+    align.write_text('84-121123-0001 ",DON\'T,,PANIC" "0.200,0.600,0.500,1.100"\n')
+    with pytest.raises(AlignmentError, match=r"alignment.txt:1: word '' has start=0.6000 stop=0.5000"):
+        read_librispeech_alignment(str(align))
     align.write_text('84-121123-0001 ",DON\'T,PANIC" "0.200,0.600,0.600"\n')
     with pytest.raises(AlignmentError, match=r"alignment.txt:1: word 'PANIC' has start=0.6000 stop=0.6000"):
         read_librispeech_alignment(str(align))

@@ -138,6 +138,7 @@ def test_prepare_timit_sample_is_speaker_disjoint(timit_sample, tmp_path):
     assert all(rows for rows in parts.values())
     # both sexes in test (speaker codes start with f/m)
     assert {s[0] for s in speakers["test"]} == {"f", "m"}
+    assert len(speakers["valid"]) == 2 and {s[0] for s in speakers["valid"]} == {"f", "m"}
     # deterministic: same seed, same split
     again = timit.prepare_timit(str(timit_sample), str(tmp_path / "timit2"))
     assert read_segment_manifest(again["test"]) == parts["test"]

@@ -138,6 +138,9 @@ def prepare_librispeech(
     }
     if skip_prep:
         return outputs
+    data_folder = os.path.abspath(data_folder)  # manifests hold absolute paths
+    if alignments_folder:
+        alignments_folder = os.path.abspath(alignments_folder)
     options = {
         "data_folder": os.path.abspath(data_folder),
         "alignments_folder": os.path.abspath(alignments_folder) if alignments_folder else None,

@@ -82,6 +82,7 @@ def prepare_speech_commands(
     outputs = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
     if skip_prep:
         return outputs
+    data_folder = os.path.abspath(data_folder)  # manifests hold absolute paths
     valid_list = os.path.join(data_folder, "validation_list.txt")
     test_list = os.path.join(data_folder, "testing_list.txt")
     official = use_official_lists and os.path.isfile(valid_list) and os.path.isfile(test_list)

@@ -54,7 +54,10 @@ def pick_speakers(speakers, count, seed):
 
 
 def _count(fraction, total):
-    return max(1, int(round(fraction * total))) if fraction > 0 else 0
+    """Speakers for a held-out share: at least 2 (one per sex) when there are 8+."""
+    if fraction <= 0:
+        return 0
+    return max(2 if total >= 8 else 1, int(round(fraction * total)))
 
 
 def prepare_timit(
@@ -94,6 +97,7 @@ def prepare_timit(
     outputs = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
     if skip_prep:
         return outputs
+    data_folder = os.path.abspath(data_folder)  # manifests hold absolute paths
     options = {
         "data_folder": os.path.abspath(data_folder),
         "valid_fraction": valid_fraction,

@@ -105,13 +105,14 @@ class _Utterance:
     def segments(self, check_audio):
         """Validate times (and audio) and return the kept-word segments."""
         segs, lines = [], []
-        for start, stop, word, line in self.tokens:
-            if not (stop > start >= 0):
+        for start, stop, label, line in self.tokens:
+            word = normalize_word(label)
+            # Silence may have zero length; words may not. Neither may run backwards.
+            if not ((stop > start or (not word and stop == start)) and start >= 0):
                 raise AlignmentError(
-                    f"{self.source}:{line}: word {word!r} has start={start:.4f} "
+                    f"{self.source}:{line}: word {label!r} has start={start:.4f} "
                     f"stop={stop:.4f} (need 0 <= start < stop)"
                 )
-            word = normalize_word(word)
             if not word:
                 continue
             seg = Segment(

@@ -1,0 +1,92 @@
+"""Tests for speechbrain_align.text.skipgram."""
+
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from speechbrain_align.dataio.vectors import read_vec
+from speechbrain_align.text import skipgram as S
+
+GROUPS = [["cat", "dog", "mouse", "horse"], ["car", "bus", "train", "truck"],
+          ["red", "green", "blue", "yellow"]]
+
+
+def synthetic_sentences(n=600, length=6, seed=0):
+    """Sentences drawn from one group each: words co-occur only within a group."""
+    rng = random.Random(seed)
+    sents = []
+    for i in range(n):
+        group = GROUPS[i % len(GROUPS)]
+        sents.append([rng.choice(group) for _ in range(length)])
+    return sents
+
+
+def group_of(word):
+    return next(i for i, g in enumerate(GROUPS) if word in g)
+
+
+def test_cooccurring_words_become_neighbours():
+    emb = S.train_skipgram_on_sentences(
+        synthetic_sentences(), dim=16, window=3, min_count=1, epochs=10, workers=1,
+        sample=0, seed=5,
+    )
+    assert sorted(emb.words) == sorted(w for g in GROUPS for w in g)
+    for word in emb.words:
+        near = [w for w, _ in S.nearest_neighbours(emb, word, k=3)]
+        assert all(group_of(w) == group_of(word) for w in near), (word, near)
+    # Rows are ordered by count, counts are the corpus counts.
+    assert (np.diff(emb.counts) <= 0).all()
+    assert int(emb.counts.sum()) == 600 * 6
+
+
+def test_unit_id_sequences_and_errors():
+    units = [[i % 5, (i + 1) % 5, 7] for i in range(100)]
+    emb = S.train_skipgram_on_sentences(units, dim=4, min_count=1, epochs=1, workers=1)
+    assert emb.words[0] == "7" and emb.counts[0] == 100
+    with pytest.raises(S.SkipgramError, match="min_count=500"):
+        S.train_skipgram_on_sentences(units, dim=4, min_count=500, workers=1)
+    with pytest.raises(S.SkipgramError, match="no tokens"):
+        S.train_skipgram_on_sentences([[], []], workers=1)
+    with pytest.raises(S.SkipgramError, match="dim must be"):
+        S.train_skipgram_on_sentences(units, dim=0, workers=1)
+
+
+def test_corpus_file_errors(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(S.SkipgramError, match="empty.txt"):
+        S.train_skipgram(empty)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"good line\n\xff\xfe\n")
+    with pytest.raises(S.SkipgramError, match="bad.txt:2"):
+        S.train_skipgram(bad)
+
+
+def test_deterministic_with_one_worker_across_processes(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in synthetic_sentences(300)) + "\n")
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"v{hash_seed}.vec"
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run(
+            [sys.executable, "-m", "speechbrain_align.text.skipgram", str(corpus), str(out),
+             "--dim", "8", "--min_count", "1", "--epochs", "2", "--workers", "1",
+             "--seed", "3"],
+            check=True, env=env, capture_output=True,
+        )
+        outputs.append(out)
+    assert outputs[0].read_text() == outputs[1].read_text()
+    emb = read_vec(outputs[0])
+    assert emb.dim == 8 and len(emb) == 12 and emb.counts is not None
+    assert (tmp_path / "v1.vec.counts.tsv").exists()
+
+
+def test_cli_reports_missing_corpus(tmp_path, capsys):
+    assert S.main([str(tmp_path / "none.txt"), str(tmp_path / "o.vec")]) == 1
+    assert "none.txt" in capsys.readouterr().err
+    assert not (tmp_path / "o.vec").exists()

@@ -636,6 +636,68 @@ def write_report(report, json_path):
     return md_path
 
 
+def run_diagnostics(
+    vectors,
+    manifest,
+    out,
+    assignment=None,
+    text_vectors=None,
+    save_text_vectors=None,
+    name=None,
+    text_options=None,
+    seed=0,
+    **kwargs,
+):
+    """File-level :func:`diagnose`: read inputs, write ``out`` (JSON) and its ``.md`` table.
+
+    Arguments
+    ---------
+    vectors, manifest : str
+        Vector file (``.vec``/``.npz``) and segment manifest.
+    out : str
+        Output JSON; the Markdown table goes to the same name with ``.md``.
+    assignment : str, optional
+        ``ID,unit`` (or ``ID,cluster``) CSV: the vectors are units.
+    text_vectors : str, optional
+        Semantic reference; trained on the manifest transcripts when absent
+        (and written to ``save_text_vectors`` if given).
+    **kwargs
+        ``k``, ``min_count``, ``similarity_files``, ``random_baseline``,
+        ``text_row`` of :func:`diagnose`.
+
+    Returns the report dict.
+    """
+    from speechbrain_align.dataio.manifest import read_segment_manifest
+    from speechbrain_align.dataio.vectors import load_embeddings, save_embeddings
+    from speechbrain_align.speech.units import read_assignment
+
+    rows = read_segment_manifest(manifest)
+    emb = load_embeddings(vectors)
+    assign = read_assignment(assignment) if assignment else None
+    text_options = dict(text_options or {})
+    if text_vectors:
+        text = load_embeddings(text_vectors)
+    else:
+        text = train_text_vectors(rows, seed=seed, **text_options)
+        if save_text_vectors:
+            save_embeddings(text, save_text_vectors)
+    report = diagnose(
+        emb, rows, assignment=assign, text_vectors=text, text_options=text_options, seed=seed,
+        name=name or os.path.basename(os.fspath(vectors)), **kwargs,
+    )
+    if not text_vectors:
+        report["notes"].insert(
+            0, f"text reference: skip-gram trained here on the transcripts of {manifest} "
+            f"({len(text)} word types)"
+        )
+    report["inputs"] = {"vectors": os.fspath(vectors), "manifest": os.fspath(manifest),
+                        "assignment": assignment and os.fspath(assignment),
+                        "text_vectors": text_vectors and os.fspath(text_vectors)}
+    md_path = write_report(report, out)
+    logger.info("Wrote %s and %s", out, md_path)
+    return report
+
+
 def main(argv=None):
     """Command-line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(
@@ -665,22 +727,6 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    from speechbrain_align.dataio.manifest import read_segment_manifest
-    from speechbrain_align.dataio.vectors import load_embeddings, save_embeddings
-    from speechbrain_align.speech.units import read_assignment
-
-    rows = read_segment_manifest(args.manifest)
-    vectors = load_embeddings(args.vectors)
-    assignment = read_assignment(args.assignment) if args.assignment else None
-    text_options = {"dim": args.text_dim, "window": args.text_window,
-                    "epochs": args.text_epochs, "min_count": args.text_min_count}
-    if args.text_vectors:
-        text_vectors = load_embeddings(args.text_vectors)
-    else:
-        text_vectors = train_text_vectors(rows, seed=args.seed, **text_options)
-        if args.save_text_vectors:
-            save_embeddings(text_vectors, args.save_text_vectors)
     similarity_files = None
     if args.similarity:
         similarity_files = {}
@@ -689,18 +735,16 @@ def main(argv=None):
                 parser.error(f"--similarity {item!r}: expected NAME=PATH")
             key, path = item.split("=", 1)
             similarity_files[key] = path
-    report = diagnose(
-        vectors, rows, assignment=assignment, text_vectors=text_vectors, k=args.k,
-        min_count=args.min_count, similarity_files=similarity_files,
+    report = run_diagnostics(
+        args.vectors, args.manifest, args.out, assignment=args.assignment,
+        text_vectors=args.text_vectors, save_text_vectors=args.save_text_vectors,
+        name=args.name, seed=args.seed,
+        text_options={"dim": args.text_dim, "window": args.text_window,
+                      "epochs": args.text_epochs, "min_count": args.text_min_count},
+        k=args.k, min_count=args.min_count, similarity_files=similarity_files,
         random_baseline=args.random_baseline, text_row=args.text_row,
-        text_options=text_options, seed=args.seed,
-        name=args.name or os.path.basename(args.vectors),
     )
-    report["inputs"] = {"vectors": args.vectors, "manifest": args.manifest,
-                        "assignment": args.assignment, "text_vectors": args.text_vectors}
-    md_path = write_report(report, args.out)
     sys.stdout.write(markdown_table(report))
-    logger.info("Wrote %s and %s", args.out, md_path)
     return report
 
 

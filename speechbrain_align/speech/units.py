@@ -230,8 +230,66 @@ def reduce_features(features, pca_dim=None, whiten=False, eps=1e-6):
     return y.astype(np.float32)
 
 
-def kmeans_units(features, n_units, niter=20, nredo=1, seed=0, max_points_per_centroid=256):
+def kmeans_plusplus(features, n_units, seed=0, max_points=None, n_trials=None):
+    """Greedy k-means++ initial centroids (Arthur & Vassilvitskii, 2007), numpy.
+
+    Each new centre is drawn with probability proportional to the squared
+    distance to the nearest centre already chosen; greedily, ``n_trials``
+    candidates are drawn (default ``2 + ln K``) and the one that lowers the
+    total squared distance most is kept. For speed the draw runs on a random
+    sample of ``max_points`` rows (default ``32 * n_units``).
+
+    Example
+    -------
+    >>> x = np.array([[0.0], [0.1], [10.0], [10.1]])
+    >>> sorted(np.round(kmeans_plusplus(x, 2, seed=0)[:, 0]).tolist())
+    [0.0, 10.0]
+    """
+    rng = np.random.default_rng(seed)
+    x = np.asarray(features, dtype=np.float32)
+    max_points = max_points or 32 * n_units
+    if len(x) > max_points:
+        x = x[rng.choice(len(x), max_points, replace=False)]
+    n_trials = n_trials or 2 + int(np.log(n_units))
+    centres = np.empty((n_units, x.shape[1]), dtype=np.float32)
+    centres[0] = x[rng.integers(len(x))]
+    d2 = ((x - centres[0]) ** 2).sum(axis=1)
+    sq = (x**2).sum(axis=1)
+    for c in range(1, n_units):
+        total = float(d2.sum())
+        if total <= 0:
+            picks = rng.integers(len(x), size=n_trials)
+        else:
+            picks = rng.choice(len(x), size=n_trials, p=d2 / total)
+        cand = x[picks]  # (trials, d)
+        dist = np.maximum(sq[None, :] - 2.0 * cand @ x.T + (cand**2).sum(axis=1)[:, None], 0)
+        new_d2 = np.minimum(d2[None, :], dist)
+        best = int(new_d2.sum(axis=1).argmin())
+        centres[c] = cand[best]
+        d2 = new_d2[best]
+    return centres
+
+
+def kmeans_units(
+    features, n_units, niter=20, nredo=1, seed=0, init="kmeans++", max_points_per_centroid=256
+):
     """Cluster segment vectors into ``n_units`` units with faiss k-means.
+
+    Arguments
+    ---------
+    features : array (n, d)
+    n_units : int
+    niter : int
+        Lloyd iterations (faiss).
+    nredo : int
+        Restarts; the run with the lowest objective is kept.
+    seed : int
+    init : "kmeans++" or "random"
+        k-means++ seeding (:func:`kmeans_plusplus`) or faiss's random
+        points; k-means++ avoids most merged clusters when units are well
+        separated.
+    max_points_per_centroid : int
+        faiss subsamples the training set to this many points per centroid.
 
     Returns ``(labels, centroids)``: the unit index of every row and the
     ``(n_units, d)`` centroids. Deterministic for a given ``seed``.
@@ -240,7 +298,7 @@ def kmeans_units(features, n_units, niter=20, nredo=1, seed=0, max_points_per_ce
     -------
     >>> rng = np.random.default_rng(0)
     >>> x = np.concatenate([rng.normal(c, 0.1, size=(20, 2)) for c in (0, 5, 10)])
-    >>> labels, _ = kmeans_units(x, 3, nredo=3)
+    >>> labels, _ = kmeans_units(x, 3)
     >>> len(set(labels[:20])), len(set(labels[20:40])), len(set(labels[40:]))
     (1, 1, 1)
     """
@@ -249,16 +307,27 @@ def kmeans_units(features, n_units, niter=20, nredo=1, seed=0, max_points_per_ce
     x = np.ascontiguousarray(features, dtype=np.float32)
     if not 1 <= n_units <= len(x):
         raise ValueError(f"n_units={n_units} must be between 1 and the {len(x)} segments")
-    km = faiss.Kmeans(
-        x.shape[1],
-        int(n_units),
-        niter=int(niter),
-        nredo=int(nredo),
-        seed=int(seed),
-        verbose=False,
-        max_points_per_centroid=int(max_points_per_centroid),
-    )
-    km.train(x)
+    if init not in ("kmeans++", "random"):
+        raise ValueError(f"init={init!r}: use 'kmeans++' or 'random'")
+    best = None
+    for redo in range(int(nredo) if init == "kmeans++" else 1):
+        km = faiss.Kmeans(
+            x.shape[1],
+            int(n_units),
+            niter=int(niter),
+            nredo=1 if init == "kmeans++" else int(nredo),
+            seed=int(seed) + redo,
+            verbose=False,
+            max_points_per_centroid=int(max_points_per_centroid),
+        )
+        if init == "kmeans++":
+            km.train(x, init_centroids=kmeans_plusplus(x, int(n_units), seed=int(seed) + redo))
+        else:
+            km.train(x)
+        objective = float(km.obj[-1]) if len(km.obj) else 0.0
+        if best is None or objective < best[0]:
+            best = (objective, km)
+    km = best[1]
     _, labels = km.index.search(x, 1)
     return labels[:, 0].astype(np.int64), km.centroids.copy()
 
@@ -289,12 +358,16 @@ def unit_sentences(rows, assignment):
     return sentences
 
 
-def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, seed=0):
+def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, seed=0,
+             sample=1e-3):
     """Skip-gram (word2vec sg=1) vectors with counts for token sequences.
 
     Uses ``speechbrain_align.text.skipgram.train_skipgram_on_sentences`` when
-    that module exists, else gensim directly (negative sampling, seeded; one
-    worker is needed for a bit-exact rerun).
+    that module exists (and ``sample`` is its default or it accepts
+    ``sample``), else gensim directly (negative sampling, seeded; one worker
+    is needed for a bit-exact rerun). ``sample`` is word2vec's down-sampling
+    threshold of frequent tokens; with few distinct units (small ``K``) every
+    unit is "frequent", so use a lower value or 0 there.
 
     Example
     -------
@@ -307,10 +380,15 @@ def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, see
     except ImportError:
         train_skipgram_on_sentences = None
     if train_skipgram_on_sentences is not None:
-        return train_skipgram_on_sentences(
-            sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
-            workers=workers, seed=seed,
-        )
+        import inspect
+
+        kwargs = dict(dim=dim, window=window, min_count=min_count, epochs=epochs,
+                      workers=workers, seed=seed)
+        accepts_sample = "sample" in inspect.signature(train_skipgram_on_sentences).parameters
+        if accepts_sample:
+            kwargs["sample"] = sample
+        if accepts_sample or sample == 1e-3:
+            return train_skipgram_on_sentences(sentences, **kwargs)
     from gensim.models import Word2Vec
 
     sentences = [list(s) for s in sentences if s]
@@ -319,7 +397,7 @@ def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, see
     model = Word2Vec(
         sentences=sentences, vector_size=int(dim), window=int(window),
         min_count=int(min_count), sg=1, epochs=int(epochs), workers=int(workers),
-        seed=int(seed),
+        seed=int(seed), sample=float(sample),
     )
     words = list(model.wv.index_to_key)
     counts = [model.wv.get_vecattr(w, "count") for w in words]
@@ -334,10 +412,12 @@ def train_unit_skipgram(
     window=5,
     epochs=10,
     min_count=1,
+    sample=1e-3,
     pca_dim=None,
     whiten=False,
     niter=20,
     nredo=1,
+    init="kmeans++",
     workers=1,
     seed=0,
 ):
@@ -352,9 +432,11 @@ def train_unit_skipgram(
         One fixed-size acoustic vector per segment.
     n_units : int
         Number of k-means units ``K``.
-    dim, window, epochs, min_count, workers : skip-gram options.
+    dim, window, epochs, min_count, sample, workers : skip-gram options
+        (see :func:`skipgram`).
     pca_dim, whiten : see :func:`reduce_features`.
-    niter, nredo : k-means iterations and restarts.
+    niter, nredo, init : k-means iterations, restarts and seeding
+        (see :func:`kmeans_units`).
     seed : int
         Seeds both k-means and the skip-gram.
 
@@ -369,7 +451,7 @@ def train_unit_skipgram(
     >>> rows = [{"ID": f"u{i}_{p}", "utt_id": f"u{i}", "position": p}
     ...         for i in range(30) for p in range(4)]
     >>> feats = np.stack([rng.normal(5 * (r["position"] % 2), 0.1, 3) for r in rows])
-    >>> emb, assign = train_unit_skipgram(rows, feats, 2, dim=4, epochs=1, nredo=3)
+    >>> emb, assign = train_unit_skipgram(rows, feats, 2, dim=4, epochs=1)
     >>> len(emb), len(set(assign[r["ID"]] for r in rows if r["position"] % 2))
     (2, 1)
     """
@@ -377,12 +459,12 @@ def train_unit_skipgram(
     if len(features) != len(rows):
         raise ValueError(f"{len(rows)} rows but {len(features)} feature vectors")
     reduced = reduce_features(features, pca_dim=pca_dim, whiten=whiten)
-    labels, _ = kmeans_units(reduced, n_units, niter=niter, nredo=nredo, seed=seed)
+    labels, _ = kmeans_units(reduced, n_units, niter=niter, nredo=nredo, init=init, seed=seed)
     assignment = {row["ID"]: unit_name(lab) for row, lab in zip(rows, labels)}
     sentences = unit_sentences(rows, assignment)
     emb = skipgram(
         sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
-        workers=workers, seed=seed,
+        workers=workers, seed=seed, sample=sample,
     )
     n_used = len(set(labels.tolist()))
     if n_used < n_units:
@@ -407,6 +489,10 @@ def write_assignment(path, assignment):
 def read_assignment(path):
     """Read an ``ID,unit`` CSV into a dict; errors name the file and line.
 
+    A ``cluster`` column is accepted in place of ``unit``, so the k-means
+    assignment of Speech2Vec word types
+    (:func:`speechbrain_align.speech.wordtypes.write_assignment`) reads too.
+
     Example
     -------
     >>> import tempfile, os
@@ -423,14 +509,16 @@ def read_assignment(path):
     out = {}
     with handle:
         reader = csv.DictReader(handle)
-        if not reader.fieldnames or "ID" not in reader.fieldnames or "unit" not in reader.fieldnames:
-            raise ManifestError(f"{path}:1: assignment needs columns 'ID' and 'unit'")
+        fields = reader.fieldnames or []
+        column = "unit" if "unit" in fields else "cluster"
+        if "ID" not in fields or column not in fields:
+            raise ManifestError(f"{path}:1: assignment needs columns 'ID' and 'unit' (or 'cluster')")
         for line_no, row in enumerate(reader, start=2):
-            if not row["ID"] or not row["unit"]:
-                raise ManifestError(f"{path}:{line_no}: empty ID or unit")
+            if not row["ID"] or not row[column]:
+                raise ManifestError(f"{path}:{line_no}: empty ID or {column}")
             if row["ID"] in out:
                 raise ManifestError(f"{path}:{line_no}: segment {row['ID']!r} is repeated")
-            out[row["ID"]] = row["unit"]
+            out[row["ID"]] = row[column]
     return out
 
 
@@ -509,6 +597,16 @@ def write_unit_table(path, rows, assignment, emb=None):
 # ---------------------------------------------------------------------------
 
 
+def _file_stamp(path):
+    """Absolute path, size and modification time: a changed input redoes the work."""
+    path = os.path.abspath(path)
+    try:
+        stat = os.stat(path)
+    except OSError as err:
+        raise ManifestError(f"{path}: cannot read ({err})") from err
+    return [path, stat.st_size, stat.st_mtime_ns]
+
+
 def run_unit_skipgram(
     manifest,
     output_folder,
@@ -518,10 +616,12 @@ def run_unit_skipgram(
     window=5,
     epochs=10,
     min_count=1,
+    sample=1e-3,
     pca_dim=None,
     whiten=False,
     niter=20,
     nredo=1,
+    init="kmeans++",
     seed=0,
     feature_workers=2,
     skipgram_workers=1,
@@ -533,7 +633,8 @@ def run_unit_skipgram(
     ``feature_source`` is ``"logmel"`` (log-Mel images, cached in
     ``<output_folder>/logmel_features.npy``) or the path of a segment-vector
     file (``.vec``/``.npz`` with segment IDs as words). Does nothing when the
-    outputs exist and were made with the same options.
+    outputs exist and were made with the same options and unchanged inputs
+    (path, size and modification time of the manifest and feature file).
 
     Outputs in ``output_folder``: ``units.vec`` (+ ``units.vec.counts.tsv``),
     ``assignment.csv`` (``ID,unit``), ``unit_table.csv`` (majority word and
@@ -550,11 +651,11 @@ def run_unit_skipgram(
         "summary": os.path.join(output_folder, "summary.json"),
     }
     options = {
-        "manifest": os.path.abspath(manifest),
-        "feature_source": feature_source if feature_source == "logmel" else os.path.abspath(feature_source),
+        "manifest": _file_stamp(manifest),
+        "feature_source": feature_source if feature_source == "logmel" else _file_stamp(feature_source),
         "n_units": n_units, "dim": dim, "window": window, "epochs": epochs,
-        "min_count": min_count, "pca_dim": pca_dim, "whiten": whiten, "niter": niter,
-        "nredo": nredo, "seed": seed,
+        "min_count": min_count, "sample": sample, "pca_dim": pca_dim, "whiten": whiten, "niter": niter,
+        "nredo": nredo, "init": init, "seed": seed,
     }
     outputs = list(paths.values())
     if already_prepared(outputs, options):
@@ -570,7 +671,7 @@ def run_unit_skipgram(
         rows, feats = load_segment_vectors(feature_source, rows, on_missing=on_missing)
     emb, assignment = train_unit_skipgram(
         rows, feats, n_units, dim=dim, window=window, epochs=epochs, min_count=min_count,
-        pca_dim=pca_dim, whiten=whiten, niter=niter, nredo=nredo,
+        sample=sample, pca_dim=pca_dim, whiten=whiten, niter=niter, nredo=nredo, init=init,
         workers=skipgram_workers, seed=seed,
     )
     save_embeddings(emb, paths["vectors"])

@@ -90,3 +90,35 @@ def test_cli_reports_missing_corpus(tmp_path, capsys):
     assert S.main([str(tmp_path / "none.txt"), str(tmp_path / "o.vec")]) == 1
     assert "none.txt" in capsys.readouterr().err
     assert not (tmp_path / "o.vec").exists()
+
+
+def test_recipe_hparams_on_user_text(tmp_path):
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_align.dataio.text import TextCorpusError
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    yaml_path = os.path.join(repo, "recipes", "Bible", "text_vectors", "hparams", "skipgram.yaml")
+    text = tmp_path / "my.txt"
+    text.write_text("\n".join(" ".join(s).title() + "." for s in synthetic_sentences(300)),
+                    encoding="utf-8")
+    overrides = {
+        "data_folder": str(tmp_path / "data"), "output_folder": str(tmp_path / "out"),
+        "text_file": str(text), "corpus": str(tmp_path / "data" / "my.tok.txt"),
+        "dim": 8, "min_count": 1, "epochs": 2, "threads": 1, "probe_words": ["cat"],
+    }
+    with open(yaml_path, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    assert hparams["window"] == 5 and hparams["sword_module"] == "engWEB2015eb"
+    summary = S.run_from_hparams(hparams)
+    emb = read_vec(tmp_path / "out" / "vectors.vec")
+    assert summary["words"] == len(emb) == 12 and emb.dim == 8
+    assert (tmp_path / "out" / "summary.json").exists()
+    assert (tmp_path / "data" / "my.tok.txt").read_text().startswith(
+        " ".join(synthetic_sentences(1)[0])
+    )
+    assert len(summary["neighbours"]["cat"]) == 5
+    text.write_bytes(b"\xff\n")
+    hparams["corpus"] = str(tmp_path / "data" / "other.txt")
+    with pytest.raises(TextCorpusError, match="my.txt:1"):
+        S.run_from_hparams(hparams)

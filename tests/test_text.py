@@ -149,3 +149,17 @@ def test_sentencepiece_sparse_words(tmp_path):
     assert all(p[0] in ("\u2581", "+") for p in pieces)
     assert T.decode_pieces(first) == lines[6].split()
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_prepare_text_corpus_skips_when_done(tmp_path):
+    src = tmp_path / "my.txt"
+    src.write_text("Hello World.\nSecond line!\n", encoding="utf-8")
+    corpus = tmp_path / "out" / "corpus.txt"
+    stats = T.prepare_text_corpus(corpus, text_file=src)
+    assert stats["lines"] == 2 and corpus.read_text() == "hello world\nsecond line\n"
+    assert T.prepare_text_corpus(corpus, text_file=src) == {"skipped": True}
+    other = tmp_path / "other.txt"
+    other.write_text("Third.\n", encoding="utf-8")
+    assert T.prepare_text_corpus(corpus, text_file=other)["lines"] == 1
+    with pytest.raises(T.TextCorpusError, match="neither sword_module nor text_file"):
+        T.prepare_text_corpus(tmp_path / "none.txt")

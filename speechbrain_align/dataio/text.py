@@ -573,3 +573,46 @@ def encode_corpus(corpus_path, model_path, out_path, keep_words=None):
                 lines += 1
     return {"lines": lines, "tokens": sum(counts.values()), "types": len(counts),
             "words_split": split}
+
+
+def prepare_text_corpus(corpus_path, sword_module=None, text_file=None, books=None,
+                        sword_path=None):
+    """Make a tokenised corpus from a SWORD module or a UTF-8 text file, once.
+
+    Exactly one of ``sword_module`` / ``text_file`` is used (``text_file``
+    wins if both are given). A rerun with the same options and an existing
+    corpus does nothing (SpeechBrain's skip pattern); different options redo
+    it. ``books`` may be ``"protestant"`` (:data:`PROTESTANT_CANON`) or a
+    list of OSIS ids.
+
+    Returns
+    -------
+    dict
+        The statistics of :func:`write_text_corpus`, or ``{"skipped": True}``.
+    """
+    from speechbrain_align.utils.files import already_prepared, mark_prepared
+
+    if books == "protestant":
+        books = PROTESTANT_CANON
+    options = {
+        "sword_module": None if text_file else sword_module,
+        "text_file": None if text_file is None else os.path.abspath(os.fspath(text_file)),
+        "books": None if books is None else list(books),
+    }
+    if already_prepared([corpus_path], options):
+        logger.info("%s already prepared, skipping", corpus_path)
+        return {"skipped": True}
+    if text_file:
+        lines = read_text_file(text_file)
+    elif sword_module:
+        lines = read_sword_verses(sword_module, sword_path=sword_path, books=books)
+    else:
+        raise TextCorpusError(
+            f"{corpus_path}: corpus absent and neither sword_module nor text_file given"
+        )
+    stats = write_text_corpus(lines, corpus_path)
+    if stats["lines"] == 0:
+        raise TextCorpusError(f"{text_file or sword_module}: no token in the text")
+    mark_prepared([corpus_path], options)
+    logger.info("%s: %s", corpus_path, stats)
+    return stats

@@ -253,3 +253,51 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def run_from_hparams(hparams):
+    """Recipe body: prepare the corpus if needed, train, write ``.vec`` + summary.
+
+    ``hparams`` keys: ``corpus``, ``vectors``, ``output_folder``, ``dim``,
+    ``window``, ``min_count``, ``epochs``, ``negative``, ``threads``,
+    ``seed``, and optionally ``sword_module``, ``text_file``, ``books``,
+    ``alpha``, ``sample``, ``max_vocab``, ``probe_words``, ``skip_prep``.
+    Returns the summary written to ``<output_folder>/summary.json``.
+    """
+    from speechbrain_align.dataio.text import prepare_text_corpus
+    from speechbrain_align.utils.files import write_json
+
+    corpus = hparams["corpus"]
+    if not hparams.get("skip_prep", False):
+        prepare_text_corpus(
+            corpus,
+            sword_module=hparams.get("sword_module"),
+            text_file=hparams.get("text_file"),
+            books=hparams.get("books"),
+        )
+    start = time.time()
+    emb = train_skipgram(
+        corpus,
+        dim=hparams["dim"], window=hparams["window"], min_count=hparams["min_count"],
+        epochs=hparams["epochs"], negative=hparams["negative"],
+        workers=hparams["threads"], seed=hparams["seed"],
+        alpha=hparams.get("alpha", 0.05), sample=hparams.get("sample", 1e-4),
+        max_vocab=hparams.get("max_vocab"),
+    )
+    seconds = time.time() - start
+    write_vec(emb, hparams["vectors"])
+    summary = {
+        "corpus": os.fspath(corpus),
+        "vectors": os.fspath(hparams["vectors"]),
+        "words": len(emb),
+        "dim": emb.dim,
+        "tokens_in_vocab": int(emb.counts.sum()),
+        "train_seconds": round(seconds, 1),
+        "threads": hparams["threads"],
+        "neighbours": {
+            w: [n for n, _ in nearest_neighbours(emb, w)]
+            for w in hparams.get("probe_words") or [] if w in emb.index
+        },
+    }
+    write_json(os.path.join(hparams["output_folder"], "summary.json"), summary)
+    return summary

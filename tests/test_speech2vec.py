@@ -66,6 +66,15 @@ def make_corpus(folder, n_utts=12, vocab=8, words=(3, 6), seed=0, single_word_ut
     return manifest
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Two threads on a shared 2-core machine run RNNs ~10x slower than one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tones")
@@ -211,18 +220,18 @@ def test_loss_decreases_direct(corpus, tmp_path):
     store.normalise(*store.stats())
     examples, _ = build_examples(rows, 2, available=store.index)
     dataset = make_dataset(examples, store)
-    batch = Speech2VecCollate()([dataset[i] for i in range(len(dataset))])
+    batch = Speech2VecCollate()([dataset[i] for i in range(16)])
     for objective in ("skipgram", "cbow"):
         model = Speech2Vec(13, emb_dim=8, enc_hidden=16, dec_hidden=16, objective=objective)
-        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        opt = torch.optim.Adam(model.parameters(), lr=0.02)
         losses = []
-        for _ in range(30):
+        for _ in range(20):
             opt.zero_grad()
             loss = masked_mse(*model(batch.centre, batch.centre_lens, batch.context,
                                      batch.context_lens, batch.owner))
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         assert losses[-1] < 0.8 * losses[0], (objective, losses[0], losses[-1])
 
 

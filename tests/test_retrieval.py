@@ -173,3 +173,15 @@ def test_csls_precomputed_terms_and_zero_r_src_keep_ranking():
     np.testing.assert_array_equal(idx, idx0)
     with pytest.raises(ValueError, match="one value per"):
         csls_knn(src, tgt, 5, r_tgt=np.zeros(3))
+
+
+def test_many_tied_rows_zero_queries_and_duplicate_keys():
+    # zero queries tie with every key: the k lowest indices, in order
+    rng = np.random.default_rng(11)
+    keys = normalize_rows(rng.normal(size=(500, 5)))
+    keys[200:300] = keys[0]  # a block of duplicate keys
+    queries = np.vstack([np.zeros((40, 5), np.float32), keys[:3]])
+    scores, idx = knn(queries, keys, 6, block_size=16)
+    assert (idx[:40] == np.arange(6)).all() and (scores[:40] == 0).all()
+    # a query equal to key 0 ties with keys 200..299: 0, 200, 201, ...
+    assert idx[40].tolist() == [0, 200, 201, 202, 203, 204]

@@ -118,6 +118,28 @@ def _torch_search_fn(keys, k, use_gpu, key_block):
     return search
 
 
+def _exact_topk(queries, keys, k, rows_at_once=64):
+    """Top-``k`` by (score desc, index asc) with numpy, a few rows at a time.
+
+    Example
+    -------
+    >>> _exact_topk(np.zeros((1, 2), "float32"), np.ones((5, 2), "float32"), 3)[1].tolist()
+    [[0, 1, 2]]
+    """
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    indices = np.empty((len(queries), k), dtype=np.int64)
+    for first in range(0, len(queries), rows_at_once):
+        block = queries[first : first + rows_at_once] @ keys.T
+        for r, full in enumerate(block):
+            kth = np.partition(full, len(full) - k)[len(full) - k]  # k-th largest
+            above = np.flatnonzero(full > kth)
+            ties = np.flatnonzero(full == kth)[: k - len(above)]  # lowest indices first
+            chosen = np.concatenate([above, ties])
+            order = np.lexsort((chosen, -full[chosen]))
+            scores[first + r], indices[first + r] = full[chosen[order]], chosen[order]
+    return scores, indices
+
+
 def _blocked_search(queries, keys, k, use_gpu, block_size, backend, make_block=None):
     """Top-``k`` of each query row among ``keys``; queries taken in blocks.
 
@@ -149,10 +171,9 @@ def _blocked_search(queries, keys, k, use_gpu, block_size, backend, make_block=N
         if kk > k:
             # A tie across the k-th place: which keys are kept is not defined
             # by the search kernels, so redo those (rare) rows exactly.
-            for row in np.flatnonzero(s[:, k] == s[:, k - 1]):
-                full = keys @ block[row]
-                best = np.lexsort((np.arange(len(full)), -full))[:kk]
-                s[row], i[row] = full[best], best
+            tied = np.flatnonzero(s[:, k] == s[:, k - 1])
+            if len(tied):
+                s[tied, :k], i[tied, :k] = _exact_topk(block[tied], keys, k)
         scores[first:last], indices[first:last] = s[:, :k], i[:, :k]
     return scores, indices
 

@@ -90,6 +90,8 @@ def test_cli_reports_missing_corpus(tmp_path, capsys):
     assert S.main([str(tmp_path / "none.txt"), str(tmp_path / "o.vec")]) == 1
     assert "none.txt" in capsys.readouterr().err
     assert not (tmp_path / "o.vec").exists()
+    assert S.main([str(tmp_path / "none.txt"), str(tmp_path)]) == 1
+    assert "not a regular file" in capsys.readouterr().err
 
 
 def test_recipe_hparams_on_user_text(tmp_path):

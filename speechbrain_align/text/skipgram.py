@@ -230,6 +230,11 @@ def main(argv=None):
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if os.path.exists(args.output) and not os.path.isfile(args.output):
+        # An atomic write renames a temporary file over the target: never do
+        # that to a device (e.g. /dev/null) or a folder.
+        print(f"error: {args.output} exists and is not a regular file", file=sys.stderr)
+        return 1
     start = time.time()
     try:
         emb = train_skipgram(

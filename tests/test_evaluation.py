@@ -70,6 +70,7 @@ def test_translation_precision_by_hand_and_counted_skips(abcd, caplog):
     preds = {p["query"]: p for p in r["predictions"]}
     assert preds["q2"]["nn"] == list("cdba")
     assert preds["q3"]["gold"] == ["a"]
+    assert [preds[q]["nn_rank"] for q in ("q1", "q2", "q3")] == [2, 1, 4]
 
 
 def test_nothing_scored_gives_none_not_zero(abcd):

@@ -21,7 +21,9 @@ ignored because out of the target vocabulary, in scored items),
 ``n_queries`` (distinct query vectors searched), ``<method>_P@<k>`` (e.g.
 ``nn_P@1``, ``csls_P@5``; ``None`` when nothing was scored), ``ks``,
 ``methods``, ``csls_k`` and, when asked, ``predictions`` (one dict per
-scored item: ``query``, ``gold``, and the top words per method).
+scored item: ``query``, ``gold``, the top ``max(ks)`` words per method and
+``<method>_rank``, the 1-based rank of the first gold word, or ``None``
+when it is not in the top ``max(ks)``).
 """
 
 import logging
@@ -188,7 +190,7 @@ def score_items(
         excluded = np.array(
             [_lookup(target, queries.words[r]) for r in unique_rows], dtype=object
         )
-    predictions = {}
+    predictions, ranks = {}, {}
     for method in methods:
         if len(unique_rows):
             if method == "nn":
@@ -202,21 +204,49 @@ def score_items(
         else:
             top = np.zeros((0, max(ks)), dtype=np.int64)
         predictions[method] = top
+        ranks[method] = _first_gold_rank(top, item_query, golds)
         for k in ks:
-            hits = [
-                bool(np.isin(top[q, :k], gold).any()) for q, gold in zip(item_query, golds)
-            ]
-            result[f"{method}_P@{k}"] = 100.0 * float(np.mean(hits)) if hits else None
+            hits = ranks[method] < k
+            result[f"{method}_P@{k}"] = 100.0 * float(hits.mean()) if len(hits) else None
     if return_predictions:
         result["predictions"] = [
             {
                 "query": key,
                 "gold": [target.words[g] for g in gold],
                 **{m: [target.words[j] for j in predictions[m][q]] for m in methods},
+                **{
+                    f"{m}_rank": (int(ranks[m][n]) + 1 if ranks[m][n] < max(ks) else None)
+                    for m in methods
+                },
             }
-            for key, gold, q in zip(keys, golds, item_query)
+            for n, (key, gold, q) in enumerate(zip(keys, golds, item_query))
         ]
     return result
+
+
+def _first_gold_rank(top, item_query, golds):
+    """0-based position of each item's first gold word in its query's top row.
+
+    ``top.shape[1]`` when no gold word is there. Vectorised over all
+    (item, gold word) pairs.
+
+    Example
+    -------
+    >>> top = np.array([[5, 3, 9], [1, 2, 4]])
+    >>> _first_gold_rank(top, np.array([0, 1, 0]), [[9, 3], [7], [5]]).tolist()
+    [1, 3, 0]
+    """
+    n_items, width = len(golds), top.shape[1]
+    if n_items == 0:
+        return np.zeros(0, dtype=np.int64)
+    sizes = np.fromiter((len(g) for g in golds), dtype=np.int64, count=n_items)
+    pair_item = np.repeat(np.arange(n_items), sizes)
+    pair_gold = np.concatenate([np.asarray(g, dtype=np.int64) for g in golds])
+    match = top[np.asarray(item_query)[pair_item]] == pair_gold[:, None]
+    pair_rank = np.where(match.any(axis=1), match.argmax(axis=1), width)
+    rank = np.full(n_items, width, dtype=np.int64)
+    np.minimum.at(rank, pair_item, pair_rank)
+    return rank
 
 
 def _drop_excluded(top, excluded, k):

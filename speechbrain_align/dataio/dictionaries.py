@@ -383,8 +383,8 @@ def write_synonyms(synonyms, path):
     >>> write_synonyms({"car": {"cart", "automobile"}}, p)
     >>> open(p).read()
     'car\\tautomobile\\tcart\\n'
-    >>> read_synonyms(p)
-    {'car': {'automobile', 'cart'}}
+    >>> sorted(read_synonyms(p)["car"])
+    ['automobile', 'cart']
     """
     with atomic_write(path) as handle:
         for word, syns in synonyms.items():

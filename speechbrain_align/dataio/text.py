@@ -616,3 +616,59 @@ def prepare_text_corpus(corpus_path, sword_module=None, text_file=None, books=No
     mark_prepared([corpus_path], options)
     logger.info("%s: %s", corpus_path, stats)
     return stats
+
+
+def main(argv=None):
+    """Command line: make tokenised corpora and vocabularies.
+
+    Examples (shell)::
+
+        python -m speechbrain_align.dataio.text sword engWEB2015eb web.txt [--books protestant]
+        python -m speechbrain_align.dataio.text file my_text.txt my_corpus.txt
+        python -m speechbrain_align.dataio.text vocab web.txt web.vocab.tsv
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Make tokenised text corpora")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sw = sub.add_parser("sword", help="verses of an installed SWORD module")
+    sw.add_argument("module")
+    sw.add_argument("output")
+    sw.add_argument("--books", default=None, help="'protestant' or comma-separated OSIS ids")
+    sw.add_argument("--refs", default=None, help="also write 'ref<TAB>raw text' lines here")
+    fi = sub.add_parser("file", help="any UTF-8 text file")
+    fi.add_argument("input")
+    fi.add_argument("output")
+    vo = sub.add_parser("vocab", help="word<TAB>count of a tokenised corpus")
+    vo.add_argument("corpus")
+    vo.add_argument("output")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "sword":
+            books = args.books
+            if books == "protestant":
+                books = PROTESTANT_CANON
+            elif books:
+                books = books.split(",")
+            verses = read_sword_verses(args.module, books=books)
+            if args.refs:
+                with atomic_write(args.refs) as handle:
+                    for ref, text in verses:
+                        handle.write(f"{ref}\t{text}\n")
+            stats = write_text_corpus(verses, args.output)
+        elif args.command == "file":
+            stats = write_text_corpus(read_text_file(args.input), args.output)
+        else:
+            counts = vocabulary_counts(args.corpus)
+            write_vocabulary(counts, args.output)
+            stats = {"types": len(counts), "tokens": sum(counts.values())}
+    except (TextCorpusError, SwordError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.output}: {stats}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

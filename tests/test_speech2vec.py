@@ -171,14 +171,19 @@ def test_features_cache_batches(corpus, tmp_path, monkeypatch):
     # Batches: centres and their neighbours, padded; owner maps neighbours.
     examples, _ = build_examples(rows, 2, available=store.index)
     dataset = make_dataset(examples, store)
-    batch = Speech2VecCollate()([dataset[i] for i in range(4)])
+    batch = Speech2VecCollate(store)([dataset[i] for i in range(4)])
     assert batch.centre.shape[0] == 4 and batch.owner.max() == 3
     assert batch.context.shape[0] == sum(len(c) for _, c in examples[:4])
-    first_ctx = store.index[examples[0][1][0]]
-    n = batch.context_lens[0]
-    assert torch.equal(batch.context[0, :n], store.segment(first_ctx))
+    # Same as SpeechBrain's batch_pad_right over the segments.
+    from speechbrain.utils.data_utils import batch_pad_right
+
+    ctx_ids = [store.index[c] for _, cs in examples[:4] for c in cs]
+    reference, _ = batch_pad_right([store.segment(i) for i in ctx_ids])
+    assert torch.equal(batch.context, reference)
+    assert batch.context_lens.tolist() == [int(store.lengths[i]) for i in ctx_ids]
+    assert batch.owner.tolist() == [b for b, (_, cs) in enumerate(examples[:4]) for _ in cs]
     limited = make_dataset(examples, store, max_contexts=1)
-    assert all(len(limited[i]["context_feats"]) == 1 for i in range(len(examples)))
+    assert all(len(limited[i]["context_indices"]) == 1 for i in range(len(examples)))
 
 
 def test_bad_input(tmp_path, caplog):
@@ -220,7 +225,7 @@ def test_loss_decreases_direct(corpus, tmp_path):
     store.normalise(*store.stats())
     examples, _ = build_examples(rows, 2, available=store.index)
     dataset = make_dataset(examples, store)
-    batch = Speech2VecCollate()([dataset[i] for i in range(16)])
+    batch = Speech2VecCollate(store)([dataset[i] for i in range(16)])
     for objective in ("skipgram", "cbow"):
         model = Speech2Vec(13, emb_dim=8, enc_hidden=16, dec_hidden=16, objective=objective)
         opt = torch.optim.Adam(model.parameters(), lr=0.02)
@@ -237,9 +242,10 @@ def test_loss_decreases_direct(corpus, tmp_path):
 
 def _hparams(corpus, out, epochs, extra=""):
     overrides = (
-        f"data_folder: {os.path.dirname(corpus)}\ntrain_csv: {corpus}\nvalid_csv: null\n"
+        f"data_folder: {os.path.dirname(corpus)}\ntrain_csv: {corpus}\n"
         f"output_folder: {out}\nnumber_of_epochs: {epochs}\nenc_hidden: 16\ndec_hidden: 16\n"
         "emb_dim: 8\nbatch_size: 8\nkmeans_clusters: 4\nlr: 0.01\n" + extra
+        + ("" if "valid_csv" in extra else "valid_csv: null\n")
     )
     with open(FAST_YAML, encoding="utf-8") as handle:
         return load_hyperpyyaml(handle, overrides)
@@ -298,10 +304,14 @@ def test_equal_chunks_recipe_runs(corpus, tmp_path):
 
     out = str(tmp_path / "chunks")
     summary = run_speech2vec(
-        _hparams(corpus, out, 1, "segmentation: equal_chunks\nobjective: cbow\n"),
+        _hparams(corpus, out, 1, f"segmentation: equal_chunks\nobjective: cbow\nvalid_csv: {corpus}\n"),
         {"device": "cpu", "noprogressbar": True},
     )
     rows = read_segment_manifest(corpus)
     segs = load_embeddings(os.path.join(out, "vectors", "segments.npz"))
     assert len(segs) == len(rows) and all("_c" in w for w in segs.words)
     assert summary["export"]["label_types"] <= len({r["word"] for r in rows})
+    epochs, losses = _log_epochs(out)
+    assert epochs == [1]
+    with open(os.path.join(out, "train_log.txt")) as handle:
+        assert "valid loss" in handle.read()

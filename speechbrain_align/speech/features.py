@@ -211,6 +211,7 @@ class FeatureStore:
             raise FeatureError("feature store: offsets do not match ids and frames")
         self.index = {seg_id: i for i, seg_id in enumerate(self.ids)}
         self.lengths = torch.from_numpy(np.diff(self.offsets))
+        self.starts = torch.from_numpy(self.offsets[:-1].copy())
         self._starts = self.offsets[:-1].tolist()
         self._stops = self.offsets[1:].tolist()
 

@@ -9,8 +9,9 @@ give no example (counted, with a warning), as do segments missing from the
 feature store (e.g. skipped as too short).
 
 Batches come from a SpeechBrain :class:`~speechbrain.dataio.dataset.DynamicItemDataset`
-whose pipeline returns views into the in-memory :class:`FeatureStore` tensor,
-collated by :class:`Speech2VecCollate` with SpeechBrain's ``batch_pad_right``.
+whose pipeline returns segment numbers (drawing the neighbours used), collated
+by :class:`Speech2VecCollate`, which gathers the frames from the in-memory
+:class:`FeatureStore` tensor and pads them in one vectorised operation.
 """
 
 import logging
@@ -135,25 +136,55 @@ class Speech2VecBatch:
         return len(self.ids)
 
 
-def _pad(tensors):
-    from speechbrain.utils.data_utils import batch_pad_right
+def gather_padded(store, indices):
+    """Segments ``indices`` of ``store`` as one zero-padded batch, in one gather.
 
-    padded, _ = batch_pad_right(tensors)
-    lens = torch.tensor([t.shape[0] for t in tensors], dtype=torch.long)
-    return padded, lens
+    Equivalent to SpeechBrain's ``batch_pad_right`` over ``store.segment(i)``
+    but done with a single ``index_select`` on the in-memory frame tensor
+    (``batch_pad_right`` pads tensor by tensor and was the main data cost).
+
+    Returns ``(padded (n, T, F), lengths (n,))`` with absolute frame counts.
+
+    Example
+    -------
+    >>> from speechbrain_align.speech.features import FeatureStore
+    >>> store = FeatureStore(["a", "b"], [0, 1, 3], torch.tensor([[1.], [2.], [3.]]))
+    >>> padded, lens = gather_padded(store, [1, 0])
+    >>> padded[..., 0].tolist(), lens.tolist()
+    ([[2.0, 3.0], [1.0, 0.0]], [2, 1])
+    """
+    idx = torch.as_tensor(indices, dtype=torch.long)
+    lengths = store.lengths[idx]
+    steps = torch.arange(int(lengths.max()))
+    mask = steps.unsqueeze(0) < lengths.unsqueeze(1)
+    frames = store.starts[idx].unsqueeze(1) + steps.unsqueeze(0)
+    frames = torch.where(mask, frames, torch.zeros_like(frames))
+    padded = store.feats.index_select(0, frames.reshape(-1))
+    padded = padded.view(len(idx), len(steps), store.dim)
+    padded.mul_(mask.unsqueeze(-1).to(padded.dtype))
+    return padded, lengths
 
 
 class Speech2VecCollate:
-    """Collate function: dicts from the dataset -> :class:`Speech2VecBatch`."""
+    """Collate function: items from :func:`make_dataset` -> :class:`Speech2VecBatch`.
+
+    Arguments
+    ---------
+    store : FeatureStore
+        The features the items' indices point into.
+    """
+
+    def __init__(self, store):
+        self.store = store
 
     def __call__(self, items):
         ids = [item["id"] for item in items]
-        centre, centre_lens = _pad([item["centre_feats"] for item in items])
+        centre, centre_lens = gather_padded(self.store, [item["centre_index"] for item in items])
         contexts, owner = [], []
         for b, item in enumerate(items):
-            contexts.extend(item["context_feats"])
-            owner.extend([b] * len(item["context_feats"]))
-        context, context_lens = _pad(contexts)
+            contexts.extend(item["context_indices"])
+            owner.extend([b] * len(item["context_indices"]))
+        context, context_lens = gather_padded(self.store, contexts)
         return Speech2VecBatch(
             ids, centre, centre_lens, context, context_lens, torch.tensor(owner)
         )
@@ -176,8 +207,9 @@ def make_dataset(examples, store, max_contexts=None, seed=0):
 
     Returns
     -------
-    DynamicItemDataset with output keys ``id``, ``centre_feats``,
-    ``context_feats`` (a list of tensors).
+    DynamicItemDataset with output keys ``id``, ``centre_index`` and
+    ``context_indices`` (segment numbers in ``store``); batch it with
+    ``Speech2VecCollate(store)``, which gathers and pads the frames.
     """
     from speechbrain.dataio.dataset import DynamicItemDataset
     from speechbrain.utils.data_pipeline import provides, takes
@@ -191,13 +223,13 @@ def make_dataset(examples, store, max_contexts=None, seed=0):
     rng = random.Random(seed)
 
     @takes("centre", "contexts")
-    @provides("centre_feats", "context_feats")
+    @provides("centre_index", "context_indices")
     def pipeline(centre, contexts):
-        yield store.segment(centre)
+        yield centre
         if max_contexts is not None and len(contexts) > max_contexts:
             contexts = rng.sample(contexts, max_contexts)
-        yield [store.segment(j) for j in contexts]
+        yield contexts
 
     return DynamicItemDataset(
-        data, dynamic_items=[pipeline], output_keys=["id", "centre_feats", "context_feats"]
+        data, dynamic_items=[pipeline], output_keys=["id", "centre_index", "context_indices"]
     )

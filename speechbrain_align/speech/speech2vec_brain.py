@@ -33,7 +33,12 @@ from speechbrain_align.dataio.segmentation import equal_chunks
 from speechbrain_align.dataio.vectors import Embeddings, save_embeddings
 from speechbrain_align.nnet.speech2vec import masked_mse
 from speechbrain_align.speech.features import FeatureExtractor, load_features
-from speechbrain_align.speech.pairs import Speech2VecCollate, build_examples, make_dataset
+from speechbrain_align.speech.pairs import (
+    Speech2VecCollate,
+    build_examples,
+    gather_padded,
+    make_dataset,
+)
 from speechbrain_align.speech.wordtypes import average_by_label, kmeans_types, write_assignment
 from speechbrain_align.utils.files import write_json
 
@@ -100,17 +105,13 @@ class Speech2VecBrain(sb.Brain):
 
         Segments are batched by similar length; the order of ``store.ids`` is kept.
         """
-        from speechbrain.utils.data_utils import batch_pad_right
-
         model = _unwrap(self.modules.speech2vec)
         model.eval()
         order = np.argsort(store.lengths.numpy(), kind="stable")
         out = np.zeros((len(store), model.emb_dim), dtype=np.float32)
         for begin in range(0, len(order), batch_size):
             idx = order[begin : begin + batch_size]
-            feats = [store.segment(int(i)) for i in idx]
-            padded, _ = batch_pad_right(feats)
-            lens = store.lengths[torch.from_numpy(idx)]
+            padded, lens = gather_padded(store, idx)
             emb = model.encode(padded.to(self.device), lens.to(self.device))
             out[idx] = emb.float().cpu().numpy()
         return out
@@ -248,9 +249,11 @@ def run_speech2vec(hparams, run_opts):
         checkpointer=hparams["checkpointer"],
     )
     brain.has_valid = valid_set is not None
-    collate = Speech2VecCollate()
+    collate = Speech2VecCollate(stores[0])
     loader_opts = dict(hparams.get("dataloader_options", {}), collate_fn=collate)
-    valid_opts = dict(loader_opts, shuffle=False)
+    valid_opts = {}
+    if valid_set is not None:
+        valid_opts = dict(loader_opts, shuffle=False, collate_fn=Speech2VecCollate(stores[1]))
     start = time.time()
     brain.fit(
         hparams["epoch_counter"],

@@ -88,10 +88,11 @@ def test_mlp_learns_separable_toy_task():
     assert acc > 0.9  # chance is 0.25
 
 
-def _toy_corpus(folder, n_spk=6, per_word=5):
+def _toy_corpus(folder, n_spk=6, per_word=5, extra_words=None):
     """Three 'words' = tones at different pitches, several 'speakers'."""
     rng = np.random.default_rng(0)
     freqs = {"low": 250.0, "mid": 900.0, "high": 2800.0}
+    freqs.update(extra_words or {})
     segments = {"train": [], "valid": [], "test": []}
     for s in range(n_spk):
         split = "train" if s < 4 else ("valid" if s == 4 else "test")
@@ -165,3 +166,34 @@ def test_select_classes_and_errors(tmp_path):
     }
     with pytest.raises(ManifestError, match="train.csv.*need at least 2 classes"):
         run_classification(SC_HPARAMS / "mlp.yaml", {"device": "cpu"}, overrides)
+
+
+def test_bible_recipe_counts_classes_and_dropped_tokens(tmp_path):
+    """Words under min_train_tokens are not classes; their tokens are counted."""
+    torch.set_num_threads(1)
+    _toy_corpus(str(tmp_path), per_word=3, extra_words={"rare": 5000.0})
+    rows = [r for r in open(tmp_path / "train.csv").read().splitlines()[1:] if ",rare," in r]
+    # Keep only 2 train tokens of "rare": below the threshold of 5.
+    lines = open(tmp_path / "train.csv").read().splitlines()
+    kept = [l for l in lines if l not in rows[2:]]
+    (tmp_path / "train.csv").write_text("\n".join(kept) + "\n")
+    overrides = {
+        "data_folder": str(tmp_path),
+        "output_folder": str(tmp_path / "out"),
+        "train_csv": str(tmp_path / "train.csv"),
+        "valid_csv": str(tmp_path / "valid.csv"),
+        "test_csv": str(tmp_path / "test.csv"),
+        "min_train_tokens": 5,
+        "number_of_epochs": 2,
+        "hidden_sizes": [16],
+    }
+    bible = REPO / "recipes" / "Bible" / "classification" / "hparams" / "mlp.yaml"
+    results = run_classification(bible, {"device": "cpu"}, overrides)
+    assert results["n_classes"] == 3 and "rare" not in results["classes"]
+    test = results["splits"]["test"]
+    assert test["tokens_rare_in_train"] == 3 and test["types_rare_in_train"] == 1
+    assert test["tokens_unseen_in_train"] == 1
+    assert results["split_sizes"] == {"train": 36, "valid": 9, "test": 9}
+    assert results["test_accuracy_counting_dropped_as_errors"] == pytest.approx(
+        results["test_accuracy"] * 9 / 13
+    )

@@ -108,6 +108,7 @@ def test_freedict_tiny(tmp_path):
         "king /kiŋ/\n1. rey\n2. monarca <m>\n",
         "good morning /gʊd/\nbuenos días\n",
         "water /wɔːtər/\nagua (f), riego [fig.]\nno...nunca, ¿qué?\n",
+        "be /bbɔn/\nnacer\n",
     ]
     data, index = b"", []
     for text in entries:
@@ -133,8 +134,8 @@ def test_freedict_tiny(tmp_path):
     assert D.read_freedict(idx, dz) == [
         ("king", "rey"), ("king", "monarca"), ("water", "agua"), ("water", "riego")
     ]
-    multi = D.read_freedict(idx, dz, keep_multiword=True)
-    assert ("good morning", "buenos días") in multi
+    multi = D.read_freedict(idx, dz, keep_multiword=True, drop_truncated=False)
+    assert ("good morning", "buenos días") in multi and ("be", "nacer") in multi
     with pytest.raises(D.DictionaryError, match="dict-freedict-zz-qq"):
         D.freedict_paths("zz-qq", tmp_path)
 
@@ -149,6 +150,7 @@ def test_installed_freedict_eng_spa(tmp_path):
     grouped = D.group_by_source(pairs)
     assert len(grouped) > 3000
     assert "rey" in grouped["king"] and "agua" in grouped["water"] and "dios" in grouped["god"]
+    assert "nacer" not in grouped.get("be", [])        # "be born", truncated to "be"
     assert all(" " not in s and " " not in t for s, t in pairs)
     assert D.read_muse_dictionary(out) == pairs
 

@@ -237,7 +237,28 @@ def _clean_translation(item):
     return "".join(out).strip()
 
 
-def read_freedict(index_path, dict_path, keep_multiword=False):
+def _looks_truncated(head, pronunciation):
+    """True if a one-word headword has a pronunciation of several words.
+
+    Some FreeDict editions cut multiword headwords to their first word but
+    keep the whole pronunciation (``be /bbɔn/`` for "be born" -> "nacer").
+    English IPA is rarely longer than the spelling, so a pronunciation more
+    than two symbols longer than the headword (one for headwords of at most
+    four letters) marks such an entry; a few genuine words are lost (in
+    eng-spa 0.3.1: ``July``, ``fir``, ``sir``).
+
+    Example
+    -------
+    >>> _looks_truncated("be", "bbɔn"), _looks_truncated("vegetarian", "vedʒitɛəriən")
+    (True, False)
+    """
+    if pronunciation is None or " " in head:
+        return False
+    symbols = [c for c in pronunciation if c not in "ˈˌː ."]
+    return len(symbols) > len(head) + (1 if len(head) <= 4 else 2)
+
+
+def read_freedict(index_path, dict_path, keep_multiword=False, drop_truncated=True):
     """Parse a dictd FreeDict dictionary into ``(headword, translation)`` pairs.
 
     Each entry is a headword line (``word /pronunciation/``) followed by
@@ -252,8 +273,11 @@ def read_freedict(index_path, dict_path, keep_multiword=False):
 
     Note: the Debian eng-spa edition 0.3.1 is noisy (some multiword
     headwords are truncated to their first word and their translations have
-    lost their spaces, e.g. ``a -> aldía`` for "a day"); filtering to the
-    corpus vocabularies (:func:`filter_to_vocabularies`) removes most of it.
+    lost their spaces, e.g. ``a -> aldía`` for "a day", ``be -> nacer`` for
+    "be born"). With ``drop_truncated`` (default) entries whose pronunciation
+    is much longer than the headword are dropped (675 of 5,907 entries in that
+    edition, see :func:`_looks_truncated`); filtering to the corpus
+    vocabularies (:func:`filter_to_vocabularies`) removes most of the rest.
     """
     index_path, dict_path = os.fspath(index_path), os.fspath(dict_path)
     opener = gzip.open if dict_path.endswith(".dz") else open
@@ -262,7 +286,7 @@ def read_freedict(index_path, dict_path, keep_multiword=False):
             data = handle.read()
     except OSError as err:
         raise DictionaryError(f"{dict_path}: cannot read ({err})") from err
-    pairs, seen, bad = [], set(), 0
+    pairs, seen, bad, truncated = [], set(), 0, 0
     try:
         index_lines = open(index_path, encoding="utf-8").read().splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -280,7 +304,12 @@ def read_freedict(index_path, dict_path, keep_multiword=False):
         if not entry:
             bad += 1
             continue
-        head = entry[0].split(" /", 1)[0].strip()
+        head, _, rest = entry[0].partition(" /")
+        head = head.strip()
+        pronunciation = rest.rsplit("/", 1)[0] if rest.endswith("/") else None
+        if drop_truncated and _looks_truncated(head, pronunciation):
+            truncated += 1
+            continue
         head_tokens = tokenize(head)
         if not head_tokens or (len(head_tokens) > 1 and not keep_multiword):
             continue
@@ -301,15 +330,22 @@ def read_freedict(index_path, dict_path, keep_multiword=False):
                     pairs.append(pair)
     if bad:
         logger.warning("%s: %d empty entries", index_path, bad)
+    if truncated:
+        logger.warning(
+            "%s: dropped %d entries whose headword looks truncated from a phrase",
+            index_path, truncated,
+        )
     if not pairs:
         raise DictionaryError(f"{index_path}: no word pair could be read")
     return pairs
 
 
-def freedict_to_muse(out_path, pair="eng-spa", folder=FREEDICT_DIR, keep_multiword=False):
+def freedict_to_muse(out_path, pair="eng-spa", folder=FREEDICT_DIR, keep_multiword=False,
+                     drop_truncated=True):
     """Convert an installed FreeDict dictionary to a MUSE file; returns the pairs."""
     index, data = freedict_paths(pair, folder)
-    pairs = read_freedict(index, data, keep_multiword=keep_multiword)
+    pairs = read_freedict(index, data, keep_multiword=keep_multiword,
+                          drop_truncated=drop_truncated)
     write_muse_dictionary(pairs, out_path)
     return pairs
 
@@ -487,6 +523,8 @@ def main(argv=None):
     fd.add_argument("output")
     fd.add_argument("--folder", default=FREEDICT_DIR)
     fd.add_argument("--keep-multiword", action="store_true")
+    fd.add_argument("--keep-truncated", action="store_true",
+                    help="keep entries whose headword looks cut from a phrase")
     sy = sub.add_parser("synonyms", help="synonym sets through a pivot language")
     sy.add_argument("forward", help="MUSE dictionary source -> pivot")
     sy.add_argument("output")
@@ -504,7 +542,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         if args.command == "freedict":
-            pairs = freedict_to_muse(args.output, args.pair, args.folder, args.keep_multiword)
+            pairs = freedict_to_muse(args.output, args.pair, args.folder, args.keep_multiword,
+                                     not args.keep_truncated)
             print(f"{args.output}: {len(pairs)} pairs, "
                   f"{len(group_by_source(pairs))} source words")
         elif args.command == "synonyms":

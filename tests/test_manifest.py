@@ -103,3 +103,14 @@ def test_prepare_skip_pattern(tmp_path):
     assert not already_prepared([out], {"seed": 2, "words": ["a"]})
     out.unlink()
     assert not already_prepared([out], opts)
+
+
+def test_atomic_write_refuses_special_files(tmp_path):
+    from speechbrain_align.utils.files import atomic_save, atomic_write
+
+    with pytest.raises(IsADirectoryError, match="not a regular file"):
+        with atomic_write("/dev/null") as handle:
+            handle.write("x")
+    with pytest.raises(IsADirectoryError):
+        atomic_save(tmp_path, lambda p: None)
+    assert not __import__("os").path.isfile("/dev/null")

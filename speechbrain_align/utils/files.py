@@ -12,6 +12,16 @@ import os
 import tempfile
 
 
+def _checked_target(path):
+    """Refuse targets that a rename would destroy (devices, folders, pipes)."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise IsADirectoryError(
+            f"{path}: exists and is not a regular file; refusing to replace it"
+        )
+    return path
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="w", encoding="utf-8", newline=None):
     """Open ``path`` for writing through a temporary file renamed on success.
@@ -37,7 +47,7 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
     >>> open(target).read()
     'hello'
     """
-    path = os.fspath(path)
+    path = _checked_target(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
@@ -71,7 +81,7 @@ def atomic_save(path, save_fn):
     >>> open(target).read()
     'ok'
     """
-    path = os.fspath(path)
+    path = _checked_target(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     base, ext = os.path.splitext(os.path.basename(path))

@@ -315,3 +315,27 @@ def test_equal_chunks_recipe_runs(corpus, tmp_path):
     assert epochs == [1]
     with open(os.path.join(out, "train_log.txt")) as handle:
         assert "valid loss" in handle.read()
+
+
+def test_encoder_equals_packed_bidirectional_rnn():
+    """The padded reversal trick computes exactly what a packed BiRNN computes."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from speechbrain_align.nnet.speech2vec import Speech2VecEncoder
+
+    torch.manual_seed(0)
+    for rnn_type, cls in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
+        enc = Speech2VecEncoder(5, 7, num_layers=2, emb_dim=3, rnn_type=rnn_type)
+        ref = cls(5, 7, 2, batch_first=True, bidirectional=True)
+        with torch.no_grad():
+            for layer in range(2):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(ref, f"{name}_l{layer}").copy_(
+                        getattr(enc.forward_rnns[layer], f"{name}_l0"))
+                    getattr(ref, f"{name}_l{layer}_reverse").copy_(
+                        getattr(enc.backward_rnns[layer], f"{name}_l0"))
+        x, lens = torch.randn(4, 9, 5), torch.tensor([9, 3, 1, 6])
+        _, hidden = ref(pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False))
+        hidden = hidden[0] if rnn_type == "lstm" else hidden
+        expected = enc.proj(torch.cat([hidden[-2], hidden[-1]], -1))
+        assert torch.allclose(enc(x, lens), expected, atol=1e-5), rnn_type

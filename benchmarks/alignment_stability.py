@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Stability of unsupervised alignment over seeds, against supervised A*.
+
+Builds two text embedding spaces (skip-gram on two disjoint halves of the
+World English Bible, alternate verses; or WEB vs KJV; or an easy synthetic
+rotated pair), then:
+
+* A*: Procrustes on half of the identity dictionary of shared words
+  (split by source word), P@1 on the other half;
+* for each seed and each unsupervised pipeline (adversarial + refinement,
+  vecmap + refinement): P@1 (NN and CSLS) on the same test half, wall time.
+
+A run succeeds when its CSLS P@1 reaches ``--success`` (0.8) times A*'s.
+Writes ``stability.json`` and ``stability.md`` to ``--out``.
+
+Example::
+
+    python benchmarks/alignment_stability.py --corpus web-halves --out results/stability \
+        --seeds 10 --vocab 5000 --dim 50
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from speechbrain_align.alignment.pipeline import align, evaluate_mapping, split_dictionary
+from speechbrain_align.dataio.vectors import Embeddings, load_binary, save_binary
+from speechbrain_align.utils.files import atomic_write, write_json
+
+logger = logging.getLogger("alignment_stability")
+
+# Small-scale settings (CPU, a few thousand words).
+ADVERSARIAL = {
+    "n_epochs": 10, "epoch_size": 1000, "batch_size": 32, "dis_steps": 5, "max_rank": 2000,
+    "dis_hidden": 512, "n_refinement": 5, "log_file": False,
+}
+VECMAP = {"init_vocab": 4000, "vocab_cutoff": 20000, "stochastic_interval": 10,
+          "n_refinement": 5}
+
+
+def bible_halves(module_a, module_b=None):
+    """Verse texts of two disjoint halves (alternate verses) or of two modules."""
+    from speechbrain_align.dataio.text import read_sword_verses
+
+    verses = [text for _, text in read_sword_verses(module_a)]
+    if module_b is None:
+        return verses[0::2], verses[1::2]
+    return verses, [text for _, text in read_sword_verses(module_b)]
+
+
+def skipgram_spaces(corpus, out, vocab, dim, seed=1234):
+    """The two embedding spaces of ``corpus`` (cached as .npz under ``out``)."""
+    paths = [os.path.join(out, f"{corpus}_{side}_{dim}d.npz") for side in ("a", "b")]
+    if all(os.path.exists(p) for p in paths):
+        return [load_binary(p).most_frequent(vocab) for p in paths]
+    from speechbrain_align.dataio.tokenize import tokenize
+    from speechbrain_align.text.skipgram import train_skipgram_on_sentences
+
+    if corpus == "web-halves":
+        texts = bible_halves("engWEB2015eb")
+    elif corpus == "web-kjv":
+        texts = bible_halves("engWEB2015eb", "engKJV2006eb")
+    else:
+        raise ValueError(f"unknown corpus {corpus!r}")
+    spaces = []
+    for side, lines, path in zip("ab", texts, paths):
+        sentences = [tokenize(line) for line in lines]
+        start = time.time()
+        emb = train_skipgram_on_sentences(sentences, dim=dim, workers=1, seed=seed,
+                                          source=f"{corpus}:{side}")
+        logger.info("%s side %s: %d words, %.0f s", corpus, side, len(emb), time.time() - start)
+        save_binary(emb, path)
+        spaces.append(emb.most_frequent(vocab))
+    return spaces
+
+
+def identity_pairs(src, tgt):
+    """Index pairs of the words the two vocabularies share."""
+    return np.array([[i, tgt.index[w]] for i, w in enumerate(src.words) if w in tgt.index],
+                    dtype=np.int64).reshape(-1, 2)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", default="web-halves",
+                        choices=["web-halves", "web-kjv", "synthetic"])
+    parser.add_argument("--out", default="results/alignment_stability")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--methods", default="adversarial,vecmap")
+    parser.add_argument("--vocab", type=int, default=5000)
+    parser.add_argument("--dim", type=int, default=50)
+    parser.add_argument("--success", type=float, default=0.8)
+    parser.add_argument("--adversarial", default="{}", help="JSON overrides")
+    parser.add_argument("--vecmap", default="{}", help="JSON overrides")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("speechbrain").setLevel(logging.WARNING)
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+
+    if args.corpus == "synthetic":
+        from speechbrain_align.alignment.synthetic import synthetic_pair
+
+        src, tgt, _ = synthetic_pair(args.vocab, args.dim, noise=0.05)
+        src, tgt = src.sorted_by_count(), tgt.sorted_by_count()
+    else:
+        src, tgt = skipgram_spaces(args.corpus, args.out, args.vocab, args.dim)
+    pairs = identity_pairs(src, tgt)
+    train, test = split_dictionary(pairs, 0.5, seed=0)
+    logger.info("%d x %d words, %d shared (%d train, %d test pairs)",
+                len(src), len(tgt), len(pairs), len(train), len(test))
+
+    start = time.time()
+    w, log = align(src, tgt, "supervised", {}, train_pairs=train)
+    sup = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
+    sup["seconds"] = time.time() - start
+    logger.info("A*: %s", sup)
+
+    settings = {"adversarial": {**ADVERSARIAL, **json.loads(args.adversarial)},
+                "vecmap": {**VECMAP, **json.loads(args.vecmap)}}
+    runs = []
+    for method in args.methods.split(","):
+        for seed in range(args.seeds):
+            start = time.time()
+            w, log = align(src, tgt, method, settings[method], seed=seed)
+            res = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
+            res.update(method=method, seed=seed, seconds=time.time() - start,
+                       criterion=log["criterion"],
+                       success=res["csls_p@1"] >= args.success * sup["csls_p@1"])
+            logger.info("%s", res)
+            runs.append(res)
+            write_json(os.path.join(args.out, "stability_runs.json"), runs)
+
+    summary = {}
+    for method in args.methods.split(","):
+        rs = [r for r in runs if r["method"] == method]
+        nn_, cs = np.array([r["nn_p@1"] for r in rs]), np.array([r["csls_p@1"] for r in rs])
+        secs = np.array([r["seconds"] for r in rs])
+        summary[method] = {
+            "runs": len(rs), "successes": int(sum(r["success"] for r in rs)),
+            "nn_p@1_mean": float(nn_.mean()), "nn_p@1_min": float(nn_.min()),
+            "nn_p@1_max": float(nn_.max()), "csls_p@1_mean": float(cs.mean()),
+            "csls_p@1_min": float(cs.min()), "csls_p@1_max": float(cs.max()),
+            "seconds_mean": float(secs.mean()),
+        }
+    report = {"corpus": args.corpus, "vocab": [len(src), len(tgt)], "dim": src.dim,
+              "test_pairs": int(len(test)), "supervised": sup, "summary": summary,
+              "settings": settings, "runs": runs, "command": " ".join(sys.argv)}
+    write_json(os.path.join(args.out, "stability.json"), report)
+    lines = [f"# Alignment stability: {args.corpus}, {len(src)}x{len(tgt)} words, dim {src.dim}",
+             "", f"A* (Procrustes, {len(train)} train pairs): P@1 NN {sup['nn_p@1']:.3f}, "
+             f"CSLS {sup['csls_p@1']:.3f} on {len(test)} test pairs", "",
+             "| method | success | CSLS P@1 mean [min, max] | NN P@1 mean [min, max] | s/run |",
+             "|---|---|---|---|---|"]
+    for method, s in summary.items():
+        lines.append(
+            f"| {method}+refinement | {s['successes']}/{s['runs']} | "
+            f"{s['csls_p@1_mean']:.3f} [{s['csls_p@1_min']:.3f}, {s['csls_p@1_max']:.3f}] | "
+            f"{s['nn_p@1_mean']:.3f} [{s['nn_p@1_min']:.3f}, {s['nn_p@1_max']:.3f}] | "
+            f"{s['seconds_mean']:.0f} |")
+    with atomic_write(os.path.join(args.out, "stability.md")) as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return report
+
+
+if __name__ == "__main__":
+    main()

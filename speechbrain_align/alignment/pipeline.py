@@ -1,0 +1,477 @@
+"""High-level alignment API: ``align(src, tgt, method, hparams)``.
+
+Methods
+-------
+``adversarial``
+    MUSE: adversarial training (:mod:`.adversarial`) then Procrustes
+    refinement (:mod:`.refinement`).
+``vecmap``
+    Artetxe et al. (2018): similarity-distribution initialisation and
+    stochastic self-learning (:mod:`.self_learning`) then the same refinement.
+``supervised``
+    Procrustes on a training dictionary (the A* of Chung et al., 2018).
+
+Both spaces are first normalised with the same ``normalize`` steps; the
+returned ``W`` maps normalised source rows: ``normalize(src) @ W.T``.
+"""
+
+import copy
+import logging
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from speechbrain_align.alignment.criterion import mean_cosine_criterion
+from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.alignment.procrustes import procrustes_on_pairs
+from speechbrain_align.alignment.refinement import refine
+from speechbrain_align.alignment.self_learning import self_learning, similarity_init
+from speechbrain_align.dataio.vectors import Embeddings
+from speechbrain_align.retrieval.search import (
+    csls_knn,
+    knn,
+    mean_knn_similarity,
+    normalize_rows,
+)
+from speechbrain_align.utils.files import atomic_save
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("adversarial", "vecmap", "supervised")
+
+DEFAULTS = {
+    "normalize": ["unit", "center", "unit"],
+    "csls_k": 10,
+    "criterion_words": 10000,
+    # adversarial
+    "n_epochs": 5,
+    "epoch_size": 2000,
+    "batch_size": 32,
+    "dis_steps": 5,
+    "max_rank": 5000,
+    "smoothing": 0.1,
+    "map_beta": 0.001,
+    "map_init": "identity",
+    "map_lr": 0.1,
+    "dis_lr": 0.1,
+    "lr_decay": 0.98,
+    "lr_shrink": 0.5,
+    "min_lr": 1.0e-6,
+    "dis_hidden": 2048,
+    "dis_layers": 2,
+    "dis_input_dropout": 0.1,
+    "dis_dropout": 0.0,
+    "dis_leaky": 0.2,
+    "dis_clip_weights": 0.0,
+    # refinement
+    "n_refinement": 5,
+    "dico_max_rank": 15000,
+    "dico_mode": "mutual",
+    "dico_method": "csls",
+    # vecmap
+    "init_vocab": 4000,
+    "init_normalize": ["unit", "center", "unit"],
+    "vocab_cutoff": 20000,
+    "keep_prob": 0.1,
+    "stochastic_multiplier": 2.0,
+    "stochastic_interval": 50,
+    "threshold": 1.0e-6,
+    "max_iters": 1000,
+}
+
+
+class AlignmentError(ValueError):
+    """Inputs that cannot be aligned; the message names the file or key."""
+
+
+def _as_matrix(emb, name):
+    """Rows sorted by decreasing count, plus the words (or None)."""
+    if isinstance(emb, Embeddings):
+        emb = emb.sorted_by_count()
+        return emb.vectors, emb.words
+    x = np.asarray(emb, dtype=np.float32)
+    if x.ndim != 2 or len(x) == 0:
+        raise AlignmentError(f"{name}: expected a non-empty 2-D matrix, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise AlignmentError(f"{name}: non-finite values in the embeddings")
+    return x, None
+
+
+def _pairs_to_indices(pairs, src_words, tgt_words, name="train_pairs"):
+    pairs = list(pairs)
+    if not pairs:
+        raise AlignmentError(f"{name}: empty dictionary")
+    if isinstance(pairs[0][0], str):
+        if src_words is None or tgt_words is None:
+            raise AlignmentError(f"{name}: word pairs need Embeddings (with words) as inputs")
+        s_index = {w: i for i, w in enumerate(src_words)}
+        t_index = {w: i for i, w in enumerate(tgt_words)}
+        idx = [(s_index[s], t_index[t]) for s, t in pairs if s in s_index and t in t_index]
+        if not idx:
+            raise AlignmentError(f"{name}: no pair has both words in the vocabularies")
+        if len(idx) < len(pairs):
+            logger.warning("%s: %d of %d pairs outside the vocabularies, skipped",
+                           name, len(pairs) - len(idx), len(pairs))
+        return np.asarray(idx, dtype=np.int64)
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _given(hp, key, factory):
+    """``hp[key]`` when the hparams provide an object, else ``factory()``."""
+    value = hp.get(key)
+    return factory() if value is None else value
+
+
+def _adversarial(src, tgt, hp, seed, output_folder, run_opts):
+    import speechbrain as sb
+
+    from speechbrain_align.alignment.adversarial import AdversarialAligner, PlateauDecay
+    from speechbrain_align.nnet.discriminator import Discriminator
+    from speechbrain_align.nnet.mapping import LinearMapping
+
+    mapping = _given(
+        hp, "mapping", lambda: LinearMapping(src.shape[1], tgt.shape[1], init=hp["map_init"])
+    )
+    discriminator = _given(hp, "discriminator", lambda: Discriminator(
+        tgt.shape[1], hp["dis_hidden"], hp["dis_layers"], hp["dis_input_dropout"],
+        hp["dis_dropout"], hp["dis_leaky"],
+    ))
+    if mapping.weight.shape != (tgt.shape[1], src.shape[1]):
+        raise AlignmentError(
+            f"mapping: weight of shape {tuple(mapping.weight.shape)} does not map "
+            f"dimension {src.shape[1]} to {tgt.shape[1]} (check emb_dim)"
+        )
+    lr_schedule = _given(hp, "lr_schedule", lambda: PlateauDecay(
+        hp["map_lr"], hp["lr_decay"], hp["lr_shrink"], hp["min_lr"]
+    ))
+    epoch_counter = _given(
+        hp, "epoch_counter", lambda: sb.utils.epoch_loop.EpochCounter(hp["n_epochs"])
+    )
+    save_folder = os.path.join(output_folder, "save")
+    checkpointer = hp.get("checkpointer")
+    if checkpointer is None:
+        checkpointer = sb.utils.checkpoints.Checkpointer(
+            save_folder,
+            recoverables={
+                "mapping": mapping, "discriminator": discriminator,
+                "lr_schedule": lr_schedule, "counter": epoch_counter,
+            },
+        )
+    train_logger = hp.get("train_logger")
+    if train_logger is None and hp.get("log_file", True):
+        train_logger = sb.utils.train_logger.FileTrainLogger(
+            os.path.join(output_folder, "adversarial_log.txt")
+        )
+    brain_hp = dict(hp)
+    brain_hp.update(
+        map_opt_class=hp.get("map_opt_class")
+        or (lambda params: torch.optim.SGD(params, lr=hp["map_lr"])),
+        dis_opt_class=hp.get("dis_opt_class")
+        or (lambda params: torch.optim.SGD(params, lr=hp["dis_lr"])),
+        lr_schedule=lr_schedule,
+        train_logger=train_logger,
+    )
+    opts = {"device": "cpu", "noprogressbar": True}
+    opts.update(run_opts or {})
+    brain = AdversarialAligner(
+        modules={"mapping": mapping, "discriminator": discriminator},
+        hparams=brain_hp, run_opts=opts, checkpointer=checkpointer,
+    )
+    brain.train_mapping(src, tgt, epoch_counter, hp["epoch_size"], hp["batch_size"],
+                        hp["max_rank"], seed)
+    best_criterion = brain.load_best()
+    return brain.current_mapping(), {"epochs": brain.history, "best_criterion": best_criterion}
+
+
+def align(
+    src_emb,
+    tgt_emb,
+    method="adversarial",
+    hparams=None,
+    train_pairs=None,
+    seed=0,
+    output_folder=None,
+    names=("source", "target"),
+    run_opts=None,
+):
+    """Learn a linear map from the source space to the target space.
+
+    Arguments
+    ---------
+    src_emb, tgt_emb : Embeddings or np.ndarray
+        :class:`~speechbrain_align.dataio.vectors.Embeddings` (sorted here by
+        count) or matrices whose rows are already sorted by decreasing
+        frequency.
+    method : "adversarial", "vecmap" or "supervised"
+    hparams : dict, optional
+        Overrides of :data:`DEFAULTS` (a loaded YAML works: objects under
+        ``mapping``, ``discriminator``, ``checkpointer``, ``epoch_counter``,
+        ``train_logger``, ``lr_schedule``, ``map_opt_class``,
+        ``dis_opt_class`` are used when present).
+    train_pairs : list, optional
+        For ``supervised``: ``(source, target)`` word pairs (with
+        Embeddings inputs) or row-index pairs (with matrices).
+    seed : int
+        Seeds torch and numpy (discriminator init, batches, stochastic
+        dictionary induction).
+    output_folder : str, optional
+        Checkpoints and logs of adversarial training (a temporary folder,
+        removed afterwards, when not given).
+    names : (str, str)
+        How errors name the two inputs (e.g. their files).
+    run_opts : dict, optional
+        SpeechBrain run options for the adversarial Brain (``device``...).
+
+    Returns
+    -------
+    W : np.ndarray, float32, ``(tgt_dim, src_dim)``
+        Apply as ``normalize_embeddings(src, log["normalize"]) @ W.T``.
+    log : dict
+        ``method``, ``seed``, ``normalize``, ``criterion`` (final), ``seconds``
+        and the per-stage logs.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(500, 16)).astype("float32")
+    >>> q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    >>> w, log = align(x, x @ q.T, "vecmap", {"stochastic_interval": 3, "n_refinement": 1})
+    >>> log["criterion"] > 0.99
+    True
+    """
+    if method not in METHODS:
+        raise AlignmentError(f"method: unknown {method!r} (known: {', '.join(METHODS)})")
+    hp = copy.copy(DEFAULTS)
+    hp.update(dict(hparams or {}))
+    src, src_words = _as_matrix(src_emb, names[0])
+    tgt, tgt_words = _as_matrix(tgt_emb, names[1])
+    if method != "supervised" and src.shape[1] != tgt.shape[1]:
+        raise AlignmentError(
+            f"{names[0]} has dimension {src.shape[1]} but {names[1]} has {tgt.shape[1]}; "
+            f"unsupervised methods need equal dimensions"
+        )
+    if method == "adversarial":
+        for name, n in ((names[0], len(src)), (names[1], len(tgt))):
+            if n < hp["max_rank"]:
+                raise AlignmentError(
+                    f"{name}: vocabulary of {n} words is smaller than max_rank="
+                    f"{hp['max_rank']} (the most frequent words the discriminator sees); "
+                    f"lower max_rank"
+                )
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    start = time.time()
+    src = normalize_embeddings(src, hp["normalize"])
+    tgt = normalize_embeddings(tgt, hp["normalize"])
+    log = {"method": method, "seed": seed, "normalize": list(hp["normalize"])}
+    refine_kwargs = dict(
+        dico_max_rank=hp["dico_max_rank"], dico_mode=hp["dico_mode"],
+        dico_method=hp["dico_method"], csls_k=hp["csls_k"], criterion_words=hp["criterion_words"],
+    )
+    if method == "supervised":
+        if train_pairs is None:
+            raise AlignmentError("train_pairs: the supervised method needs a training dictionary")
+        pairs = _pairs_to_indices(train_pairs, src_words, tgt_words)
+        if pairs.min() < 0 or pairs[:, 0].max() >= len(src) or pairs[:, 1].max() >= len(tgt):
+            raise AlignmentError("train_pairs: an index is outside the embeddings")
+        w = procrustes_on_pairs(src, tgt, pairs)
+        log["train_pairs"] = int(len(pairs))
+    elif method == "adversarial":
+        t0 = time.time()
+        if output_folder is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                w, log["adversarial"] = _adversarial(src, tgt, hp, seed, tmp, run_opts)
+        else:
+            w, log["adversarial"] = _adversarial(src, tgt, hp, seed, output_folder, run_opts)
+        log["adversarial_seconds"] = time.time() - t0
+    else:
+        t0 = time.time()
+        init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"], hp["init_normalize"])
+        w, sl_log = self_learning(
+            src, tgt, init, vocab_cutoff=hp["vocab_cutoff"], csls_k=hp["csls_k"],
+            keep_prob=hp["keep_prob"], stochastic_multiplier=hp["stochastic_multiplier"],
+            stochastic_interval=hp["stochastic_interval"], threshold=hp["threshold"],
+            max_iters=hp["max_iters"], seed=seed,
+        )
+        log["init_pairs"] = int(len(init))
+        log["self_learning"] = {"iterations": len(sl_log), "final": sl_log[-1] if sl_log else None}
+        log["self_learning_seconds"] = time.time() - t0
+    if method != "supervised" and hp["n_refinement"] > 0:
+        t0 = time.time()
+        w, log["refinement"] = refine(src, tgt, w, n_iters=hp["n_refinement"], **refine_kwargs)
+        log["refinement_seconds"] = time.time() - t0
+    log["criterion"] = mean_cosine_criterion(src @ w.T, tgt, hp["criterion_words"], hp["csls_k"])
+    log["seconds"] = time.time() - start
+    return np.asarray(w, dtype=np.float32), log
+
+
+def save_mapping(w, path):
+    """Save the mapping matrix as ``.npy``, atomically.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "mapping.npy")
+    >>> save_mapping(np.eye(3), p)
+    >>> load_mapping(p).shape
+    (3, 3)
+    """
+    w = np.asarray(w, dtype=np.float32)
+    atomic_save(path, lambda p: np.save(p, w))
+
+
+def load_mapping(path):
+    """Load a mapping saved by :func:`save_mapping` (error names the file)."""
+    try:
+        w = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise AlignmentError(f"{path}: not a mapping .npy ({err})") from err
+    if w.ndim != 2 or not np.isfinite(w).all():
+        raise AlignmentError(f"{path}: expected a finite 2-D matrix, got shape {w.shape}")
+    return w.astype(np.float32)
+
+
+def read_dictionary(path):
+    """Word pairs from a ``source<TAB>target`` (or space separated) file.
+
+    Blank lines are skipped; any other line without exactly two fields is an
+    error naming the file and line.
+    """
+    pairs = []
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as err:
+        raise AlignmentError(f"{path}: cannot open dictionary ({err})") from err
+    with handle:
+        for line_no, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2:
+                raise AlignmentError(
+                    f"{path}:{line_no}: expected 'source<TAB>target', got {line.strip()[:60]!r}"
+                )
+            pairs.append((fields[0], fields[1]))
+    return pairs
+
+
+def dictionary_indices(pairs, src_words, tgt_words, name="dictionary"):
+    """Map word pairs to row indices; pairs outside a vocabulary are skipped (counted).
+
+    Raises :class:`AlignmentError` naming ``name`` when no pair is left.
+
+    Example
+    -------
+    >>> dictionary_indices([("a", "x"), ("b", "zz")], ["a", "b"], ["x", "y"]).tolist()
+    [[0, 0]]
+    >>> dictionary_indices([("c", "x")], ["a"], ["x"], name="d.txt")
+    Traceback (most recent call last):
+    ...
+    speechbrain_align.alignment.pipeline.AlignmentError: d.txt: no pair has both words inside the vocabularies (1 pairs read)
+    """
+    s_index = {w: i for i, w in enumerate(src_words)}
+    t_index = {w: i for i, w in enumerate(tgt_words)}
+    idx = [(s_index[s], t_index[t]) for s, t in pairs if s in s_index and t in t_index]
+    if not idx:
+        raise AlignmentError(
+            f"{name}: no pair has both words inside the vocabularies ({len(pairs)} pairs read)"
+        )
+    if len(idx) < len(pairs):
+        logger.warning("%s: %d of %d pairs have a word outside the vocabularies; skipped",
+                       name, len(pairs) - len(idx), len(pairs))
+    return np.asarray(idx, dtype=np.int64)
+
+
+def split_dictionary(pairs, test_fraction=0.2, seed=0):
+    """Split index pairs into train/test by source word (no source in both).
+
+    Example
+    -------
+    >>> p = np.array([[0, 0], [0, 1], [1, 1], [2, 2], [3, 3]])
+    >>> tr, te = split_dictionary(p, 0.5, seed=1)
+    >>> set(tr[:, 0]) & set(te[:, 0])
+    set()
+    >>> len(tr) + len(te)
+    5
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    sources = np.unique(pairs[:, 0])
+    rng = np.random.default_rng(seed)
+    n_test = int(round(test_fraction * len(sources)))
+    test_src = set(rng.permutation(sources)[:n_test].tolist())
+    in_test = np.array([s in test_src for s in pairs[:, 0]], dtype=bool)
+    return pairs[~in_test], pairs[in_test]
+
+
+def precision_at_k(mapped_src, tgt, pairs, method="csls", k=1, csls_k=10):
+    """Fraction of source words of ``pairs`` with a gold target in their top ``k``.
+
+    ``mapped_src`` and ``tgt`` are whole vocabularies (normalised here); each
+    source word counts once, whatever its number of gold translations.
+
+    Example
+    -------
+    >>> t = np.eye(4, dtype="float32")
+    >>> precision_at_k(t, t, [[0, 0], [1, 2], [1, 1], [3, 0]], method="nn")
+    0.6666666666666666
+    """
+    src = normalize_rows(mapped_src)
+    tgt = normalize_rows(tgt)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    gold = {}
+    for s, t in pairs:
+        gold.setdefault(int(s), set()).add(int(t))
+    queries = np.array(sorted(gold), dtype=np.int64)
+    if method == "nn":
+        _, idx = knn(src[queries], tgt, k)
+    elif method == "csls":
+        r_src = mean_knn_similarity(src[queries], tgt, csls_k)
+        r_tgt = mean_knn_similarity(tgt, src, csls_k)
+        _, idx = csls_knn(src[queries], tgt, k, csls_k=csls_k, r_src=r_src, r_tgt=r_tgt)
+    else:
+        raise ValueError(f"unknown retrieval method {method!r} (use 'nn' or 'csls')")
+    hits = [bool(gold[int(q)] & set(row.tolist())) for q, row in zip(queries, idx)]
+    return float(np.mean(hits))
+
+
+def load_vector_pair(src_path, tgt_path, max_vocab=None):
+    """Load two vector files, checking that their dimensions agree.
+
+    Returns the two :class:`~speechbrain_align.dataio.vectors.Embeddings`
+    sorted by decreasing count. A dimension mismatch raises
+    :class:`AlignmentError` naming both files.
+    """
+    from speechbrain_align.dataio.vectors import load_embeddings
+
+    src = load_embeddings(src_path, max_vocab=max_vocab).sorted_by_count()
+    tgt = load_embeddings(tgt_path, max_vocab=max_vocab).sorted_by_count()
+    if src.dim != tgt.dim:
+        raise AlignmentError(
+            f"{src_path} has dimension {src.dim} but {tgt_path} has dimension {tgt.dim}"
+        )
+    return src, tgt
+
+
+def evaluate_mapping(src, tgt, w, pairs, normalize=("unit", "center", "unit"),
+                     methods=("nn", "csls"), ks=(1,), csls_k=10):
+    """P@k of the mapped source space on index ``pairs``, per retrieval method.
+
+    ``src``/``tgt`` are raw matrices (rows by frequency); they are
+    normalised with ``normalize`` as in :func:`align`. Returns a dict
+    ``{"<method>_p@<k>": value}``.
+
+    Example
+    -------
+    >>> x = np.random.default_rng(0).normal(size=(20, 4))
+    >>> evaluate_mapping(x, x, np.eye(4), [[i, i] for i in range(20)])
+    {'nn_p@1': 1.0, 'csls_p@1': 1.0}
+    """
+    xs = normalize_embeddings(src, normalize) @ np.asarray(w, dtype=np.float32).T
+    ys = normalize_embeddings(tgt, normalize)
+    return {
+        f"{m}_p@{k}": precision_at_k(xs, ys, pairs, method=m, k=k, csls_k=csls_k)
+        for m in methods for k in ks
+    }

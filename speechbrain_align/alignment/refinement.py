@@ -1,0 +1,89 @@
+"""Procrustes refinement on an induced dictionary (MUSE's second stage).
+
+Each iteration maps the source space with the current ``W``, induces a
+dictionary of mutual CSLS nearest neighbours among the most frequent words
+and solves orthogonal Procrustes on it. The iterate with the best
+unsupervised criterion (the starting ``W`` included) is returned.
+"""
+
+import logging
+import time
+
+import numpy as np
+
+from speechbrain_align.alignment.criterion import mean_cosine_criterion
+from speechbrain_align.alignment.induction import build_dictionary
+from speechbrain_align.alignment.procrustes import procrustes_on_pairs
+from speechbrain_align.retrieval.search import normalize_rows
+
+logger = logging.getLogger(__name__)
+
+
+def refine(
+    src,
+    tgt,
+    mapping,
+    n_iters=5,
+    dico_max_rank=15000,
+    dico_mode="mutual",
+    dico_method="csls",
+    csls_k=10,
+    criterion_words=10000,
+):
+    """Iterate Procrustes on induced dictionaries; keep the best by the criterion.
+
+    Arguments
+    ---------
+    src, tgt : np.ndarray
+        Normalised embeddings, rows sorted by decreasing frequency.
+    mapping : np.ndarray
+        Starting ``(tgt_dim, src_dim)`` matrix.
+    n_iters : int
+        Procrustes iterations.
+    dico_max_rank, dico_mode, dico_method, csls_k
+        Passed to :func:`~speechbrain_align.alignment.induction.build_dictionary`.
+    criterion_words : int
+        Number of frequent source words in the selection criterion.
+
+    Returns
+    -------
+    best : np.ndarray
+        The best matrix.
+    log : list of dict
+        Per iteration: ``iteration``, ``dico_size``, ``criterion``, ``seconds``.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(300, 8)); x /= np.linalg.norm(x, axis=1, keepdims=True)
+    >>> q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    >>> w0 = q + 0.1 * rng.normal(size=q.shape)  # a rough guess
+    >>> w, log = refine(x, x @ q.T, w0, n_iters=2)
+    >>> bool(np.allclose(w, q, atol=1e-4)), log[-1]["criterion"] > 0.99
+    (True, True)
+    """
+    mapping = np.asarray(mapping, dtype=np.float32)
+    best = mapping
+    best_crit = mean_cosine_criterion(src @ mapping.T, tgt, criterion_words, csls_k)
+    log = [{"iteration": 0, "dico_size": 0, "criterion": best_crit, "seconds": 0.0}]
+    tgt_n = normalize_rows(tgt)
+    for it in range(1, n_iters + 1):
+        start = time.time()
+        mapped = normalize_rows(src @ mapping.T)
+        dico = build_dictionary(
+            mapped, tgt_n, mode=dico_mode, method=dico_method, max_rank=dico_max_rank,
+            csls_k=csls_k,
+        )
+        if len(dico) == 0:
+            logger.warning("refinement iteration %d induced an empty dictionary; stopping", it)
+            break
+        mapping = procrustes_on_pairs(src, tgt, dico)
+        crit = mean_cosine_criterion(src @ mapping.T, tgt, criterion_words, csls_k)
+        log.append(
+            {"iteration": it, "dico_size": int(len(dico)), "criterion": crit,
+             "seconds": time.time() - start}
+        )
+        logger.info("refinement %d: %d pairs, criterion %.4f", it, len(dico), crit)
+        if crit > best_crit:
+            best, best_crit = mapping, crit
+    return best, log

@@ -1,0 +1,145 @@
+"""Fully unsupervised initialisation and self-learning (Artetxe et al., 2018).
+
+Initialisation: for the ``init_vocab`` most frequent words of each space the
+rows of ``sqrt(X X^T)`` (the square root of the similarity matrix) are
+sorted. Sorted similarity distributions do not depend on word order or on a
+rotation of the space, so equivalent words of two isomorphic spaces get
+similar rows; nearest neighbours between those rows (CSLS, both directions)
+give the seed dictionary.
+
+Self-learning: alternate an orthogonal mapping learned on the dictionary
+and a new dictionary induced by CSLS (both directions, union) among the
+``vocab_cutoff`` most frequent words. The dictionary is induced
+stochastically: each similarity is kept with probability ``keep_prob``,
+which doubles when the objective stops improving for ``stochastic_interval``
+iterations; the run ends after a plateau at ``keep_prob = 1``.
+"""
+
+import logging
+import time
+
+import numpy as np
+import torch
+
+from speechbrain_align.alignment.induction import csls_matrix
+from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.alignment.procrustes import procrustes_on_pairs
+
+logger = logging.getLogger(__name__)
+
+
+def sorted_similarity_rows(x, normalize=("unit", "center", "unit")):
+    """Rows of ``sqrt(x x^T)`` sorted in each row, then normalised.
+
+    ``sqrt(x x^T) = U S U^T`` where ``x = U S V^T``; it is unchanged by any
+    rotation of ``x``'s space.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(20, 5))
+    >>> q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    >>> np.allclose(sorted_similarity_rows(x), sorted_similarity_rows(x @ q), atol=1e-4)
+    True
+    """
+    u, s, _ = np.linalg.svd(np.asarray(x, dtype=np.float64), full_matrices=False)
+    sim = (u * s) @ u.T
+    sim.sort(axis=1)
+    return normalize_embeddings(sim, normalize)
+
+
+def _bidirectional(scores, keep_prob=1.0, generator=None):
+    """Union of row-wise and column-wise argmax of ``scores`` (with dropout)."""
+    if keep_prob < 1.0:
+        mask = torch.rand(scores.shape, generator=generator, device=scores.device) >= keep_prob
+        scores = scores.masked_fill(mask, float("-inf"))
+    fwd = scores.argmax(dim=1)
+    bwd = scores.argmax(dim=0)
+    src = torch.cat([torch.arange(len(fwd), device=fwd.device), bwd])
+    tgt = torch.cat([fwd, torch.arange(len(bwd), device=bwd.device)])
+    pairs = torch.unique(torch.stack([src, tgt], dim=1), dim=0)
+    return pairs.cpu().numpy()
+
+
+def similarity_init(src, tgt, init_vocab=4000, csls_k=10, normalize=("unit", "center", "unit")):
+    """Seed dictionary from sorted similarity distributions (no supervision).
+
+    Returns an ``(n, 2)`` array of (source, target) indices.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(60, 6))
+    >>> q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    >>> d = similarity_init(x, x @ q.T, init_vocab=60)
+    >>> float(np.mean(d[:, 0] == d[:, 1])) > 0.9
+    True
+    """
+    n = min(init_vocab, len(src), len(tgt))
+    xs = sorted_similarity_rows(src[:n], normalize)
+    zs = sorted_similarity_rows(tgt[:n], normalize)
+    scores = csls_matrix(xs, zs, csls_k=csls_k)
+    return _bidirectional(scores)
+
+
+def self_learning(
+    src,
+    tgt,
+    init_pairs,
+    vocab_cutoff=20000,
+    csls_k=10,
+    keep_prob=0.1,
+    stochastic_multiplier=2.0,
+    stochastic_interval=50,
+    threshold=1e-6,
+    max_iters=1000,
+    seed=0,
+):
+    """Self-learning from ``init_pairs``; returns ``(W, log)``.
+
+    ``src``/``tgt`` are normalised, rows sorted by decreasing frequency.
+    ``W`` is ``(tgt_dim, src_dim)``; ``log`` has one dict per iteration
+    (``iteration``, ``objective``, ``keep_prob``, ``dico_size``).
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(100, 6)); x /= np.linalg.norm(x, axis=1, keepdims=True)
+    >>> q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    >>> seed_pairs = np.stack([np.arange(10), np.arange(10)], 1)
+    >>> w, log = self_learning(x, x @ q.T, seed_pairs, stochastic_interval=2)
+    >>> bool(np.allclose(w, q, atol=1e-4))
+    True
+    """
+    n_src, n_tgt = min(vocab_cutoff, len(src)), min(vocab_cutoff, len(tgt))
+    generator = torch.Generator().manual_seed(int(seed))
+    pairs = np.asarray(init_pairs, dtype=np.int64).reshape(-1, 2)
+    tgt_t = torch.as_tensor(np.ascontiguousarray(tgt[:n_tgt], dtype=np.float32))
+    best_objective, last_improvement, log = -np.inf, 0, []
+    mapping = None
+    for it in range(1, max_iters + 1):
+        start = time.time()
+        mapping = procrustes_on_pairs(src, tgt, pairs)
+        mapped = torch.as_tensor(np.ascontiguousarray(src[:n_src] @ mapping.T, dtype=np.float32))
+        sim = mapped @ tgt_t.T
+        k = min(csls_k, n_src, n_tgt)
+        r_src = sim.topk(k, dim=1).values.mean(1)
+        r_tgt = sim.topk(k, dim=0).values.mean(0)
+        scores = 2 * sim - r_src[:, None] - r_tgt[None, :]
+        del sim
+        objective = float(
+            (scores.max(dim=1).values.mean() + scores.max(dim=0).values.mean()) / 4
+            + (r_src.mean() + r_tgt.mean()) / 4
+        )
+        log.append({"iteration": it, "objective": objective, "keep_prob": keep_prob,
+                    "dico_size": int(len(pairs)), "seconds": time.time() - start})
+        if objective - best_objective >= threshold:
+            best_objective, last_improvement = objective, it
+        if it - last_improvement > stochastic_interval:
+            if keep_prob >= 1.0:
+                break
+            keep_prob = min(1.0, stochastic_multiplier * keep_prob)
+            last_improvement = it
+        pairs = _bidirectional(scores, keep_prob, generator)
+    logger.info("self-learning: %d iterations, objective %.4f", len(log), best_objective)
+    return mapping, log

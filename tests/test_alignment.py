@@ -1,0 +1,223 @@
+"""Alignment stage: Procrustes, dictionary induction, criterion, vecmap,
+adversarial Brain (runs, checkpoints, resumes), the recipe and bad inputs."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from speechbrain_align.alignment.criterion import mean_cosine_criterion
+from speechbrain_align.alignment.induction import build_dictionary
+from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.alignment.pipeline import (
+    AlignmentError,
+    align,
+    dictionary_indices,
+    evaluate_mapping,
+    load_mapping,
+    load_vector_pair,
+    read_dictionary,
+    save_mapping,
+    split_dictionary,
+)
+from speechbrain_align.alignment.procrustes import procrustes
+from speechbrain_align.alignment.refinement import refine
+from speechbrain_align.alignment.synthetic import synthetic_pair
+from speechbrain_align.dataio.vectors import Embeddings, write_vec
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "TextToText" / "alignment"
+
+
+def _rotation(dim, seed):
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(dim, dim)))
+    return q * np.sign(np.diag(r))
+
+
+@pytest.fixture(scope="module")
+def easy_pair():
+    src, tgt, q = synthetic_pair(800, 20, noise=0.03, n_clusters=30, seed=3)
+    src, tgt = src.sorted_by_count(), tgt.sorted_by_count()
+    gold = np.array([[i, tgt.index[w]] for i, w in enumerate(src.words)])
+    return src, tgt, q, gold
+
+
+def test_procrustes_recovers_a_known_rotation_exactly():
+    rng = np.random.default_rng(0)
+    q = _rotation(12, 1)
+    x = rng.normal(size=(100, 12))
+    w = procrustes(x, x @ q.T)
+    assert np.abs(w - q).max() < 1e-5
+    assert np.abs(w @ w.T - np.eye(12)).max() < 1e-5
+    # with noise it is still the least-squares rotation: better than the truth on the data
+    y = x @ q.T + 0.1 * rng.normal(size=x.shape)
+    w = procrustes(x, y)
+    assert np.linalg.norm(x @ w.T - y) <= np.linalg.norm(x @ q.T - y) + 1e-6
+    with pytest.raises(ValueError, match="rows"):
+        procrustes(x, y[:5])
+
+
+def test_mutual_csls_dictionary_on_a_known_case():
+    rng = np.random.default_rng(0)
+    tgt = normalize_embeddings(rng.normal(size=(50, 10)), ["unit"])
+    perm = rng.permutation(50)
+    src = normalize_embeddings(tgt[perm] + 0.01 * rng.normal(size=(50, 10)), ["unit"])
+    d = build_dictionary(src, tgt, mode="mutual", max_rank=50)
+    assert len(d) == 50 and (perm[d[:, 0]] == d[:, 1]).all()
+    # a hub: target 0 is near every source word; CSLS mutual NN must not pair it widely
+    tgt2 = tgt.copy()
+    tgt2[0] = normalize_embeddings(src.mean(0, keepdims=True), ["unit"])[0]
+    nn_s2t = build_dictionary(src, tgt2, mode="s2t", method="nn", max_rank=50)
+    mutual = build_dictionary(src, tgt2, mode="mutual", max_rank=50)
+    assert len(set(mutual[:, 0])) == len(mutual) and len(set(mutual[:, 1])) == len(mutual)
+    assert (perm[mutual[:, 0]] == mutual[:, 1]).mean() > 0.95
+    assert len(nn_s2t) == 50
+    # max_rank restricts both sides to the most frequent rows
+    small = build_dictionary(src, tgt, mode="union", max_rank=10)
+    assert small.max() < 10
+    with pytest.raises(ValueError, match="unknown dictionary mode"):
+        build_dictionary(src, tgt, mode="both")
+
+
+def test_criterion_higher_for_true_mapping_than_random(easy_pair):
+    src, tgt, q, _ = easy_pair
+    x = normalize_embeddings(src.vectors)
+    y = normalize_embeddings(tgt.vectors)
+    w_true = procrustes(x, y[[tgt.index[w] for w in src.words]])
+    true = mean_cosine_criterion(x @ w_true.T, y, n_words=500)
+    rand = mean_cosine_criterion(x @ _rotation(20, 7).T, y, n_words=500)
+    assert true > 0.95 and true > rand + 0.2
+
+
+def test_supervised_solves_easy_pair_and_test_is_held_out(easy_pair):
+    src, tgt, _, gold = easy_pair
+    train, test = split_dictionary(gold, 0.5, seed=0)
+    assert not set(train[:, 0]) & set(test[:, 0])
+    w, log = align(src, tgt, "supervised", train_pairs=train)
+    res = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
+    assert res["nn_p@1"] > 0.95 and res["csls_p@1"] > 0.95
+    # word pairs work too with Embeddings inputs
+    words = [(src.words[i], tgt.words[j]) for i, j in train]
+    w2, _ = align(src, tgt, "supervised", train_pairs=words)
+    assert np.allclose(w, w2, atol=1e-5)
+
+
+def test_refinement_solves_easy_pair_from_rough_start(easy_pair):
+    src, tgt, _, gold = easy_pair
+    x, y = normalize_embeddings(src.vectors), normalize_embeddings(tgt.vectors)
+    w_true = procrustes(x[gold[:, 0]], y[gold[:, 1]])
+    a = np.random.default_rng(0).normal(size=(20, 20)) * 0.2
+    rough = scipy.linalg.expm(a - a.T) @ w_true  # a rotation away from the truth
+    start = evaluate_mapping(src.vectors, tgt.vectors, rough, gold)["csls_p@1"]
+    assert start < 0.3
+    w, log = refine(x, y, rough, n_iters=3, criterion_words=500)
+    end = evaluate_mapping(src.vectors, tgt.vectors, w, gold)["csls_p@1"]
+    assert end > 0.95 and end > start
+    assert log[-1]["criterion"] >= log[0]["criterion"]
+
+
+def test_vecmap_solves_easy_pair(easy_pair):
+    src, tgt, _, gold = easy_pair
+    w, log = align(src, tgt, "vecmap", {"stochastic_interval": 3, "n_refinement": 2}, seed=1)
+    res = evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])
+    assert res["csls_p@1"] > 0.95
+    assert log["self_learning"]["iterations"] > 3
+
+
+def _tiny_adversarial(folder, n_epochs):
+    src, tgt, _ = synthetic_pair(300, 8, noise=0.02, n_clusters=10, seed=0)
+    hp = {"n_epochs": n_epochs, "epoch_size": 15, "batch_size": 16, "dis_steps": 2,
+          "max_rank": 200, "dis_hidden": 16, "n_refinement": 1, "criterion_words": 200}
+    return align(src, tgt, "adversarial", hp, seed=0, output_folder=str(folder))
+
+
+def test_adversarial_brain_runs_checkpoints_and_resumes(tmp_path):
+    w, log = _tiny_adversarial(tmp_path, n_epochs=1)
+    assert w.shape == (8, 8) and np.isfinite(w).all()
+    epochs = log["adversarial"]["epochs"]
+    assert [e["epoch"] for e in epochs] == [1]
+    for key in ("dis_acc", "dis_loss", "criterion"):
+        assert np.isfinite(epochs[0][key])
+    ckpts = [p for p in os.listdir(tmp_path / "save") if p.startswith("CKPT")]
+    assert ckpts
+    # "killed" after epoch 1: a rerun with a 3-epoch budget continues at epoch 2
+    _, log2 = _tiny_adversarial(tmp_path, n_epochs=3)
+    assert [e["epoch"] for e in log2["adversarial"]["epochs"]] == [2, 3]
+    lines = (tmp_path / "adversarial_log.txt").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch: 1", "epoch: 2", "epoch: 3"]
+    best = max(e["criterion"] for e in log2["adversarial"]["epochs"] + epochs)
+    assert log2["adversarial"]["best_criterion"] == pytest.approx(best)
+
+
+def test_bad_inputs_are_named(tmp_path):
+    a, b = tmp_path / "a.vec", tmp_path / "b.vec"
+    write_vec(Embeddings(["x", "y"], np.eye(2)), a)
+    write_vec(Embeddings(["x", "y"], np.ones((2, 3))), b)
+    with pytest.raises(AlignmentError, match=r"a\.vec has dimension 2 but .*b\.vec has dimension 3"):
+        load_vector_pair(a, b)
+    with pytest.raises(AlignmentError, match=r"src\.vec: vocabulary of 50 words .* max_rank=100"):
+        align(np.random.rand(50, 4), np.random.rand(60, 4), "adversarial", {"max_rank": 100},
+              names=("src.vec", "tgt.vec"))
+    dico = tmp_path / "d.txt"
+    dico.write_text("p\tq\nr\ts\n")
+    with pytest.raises(AlignmentError, match=r"d\.txt: no pair has both words"):
+        dictionary_indices(read_dictionary(dico), ["x", "y"], ["x", "y"], str(dico))
+    dico.write_text("x\ty\nonly-one\n")
+    with pytest.raises(AlignmentError, match=r"d\.txt:2: expected"):
+        read_dictionary(dico)
+    with pytest.raises(AlignmentError, match="method"):
+        align(np.eye(3), np.eye(3), "magic")
+    with pytest.raises(AlignmentError, match="train_pairs"):
+        align(np.eye(3), np.eye(3), "supervised")
+    bad = tmp_path / "m.npy"
+    bad.write_text("not numpy")
+    with pytest.raises(AlignmentError, match=r"m\.npy"):
+        load_mapping(bad)
+
+
+def test_save_mapping_roundtrip(tmp_path):
+    w = _rotation(5, 0)
+    save_mapping(w, tmp_path / "w.npy")
+    assert np.allclose(load_mapping(tmp_path / "w.npy"), w, atol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npy"]
+
+
+def _run_recipe(hparams, *args):
+    return subprocess.run(
+        [sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / hparams), *args],
+        capture_output=True, text=True, timeout=120, cwd=str(REPO),
+    )
+
+
+def test_recipe_supervised_and_vecmap_end_to_end(tmp_path, easy_pair):
+    src, tgt, _, _ = easy_pair
+    write_vec(src, tmp_path / "src.vec")
+    write_vec(tgt, tmp_path / "tgt.vec")
+    with open(tmp_path / "dico.txt", "w") as f:
+        f.writelines(f"{w}\t{w}\n" for w in src.words)
+    common = [f"--src_vec={tmp_path / 'src.vec'}", f"--tgt_vec={tmp_path / 'tgt.vec'}",
+              f"--dico_eval={tmp_path / 'dico.txt'}", "--device=cpu"]
+    for hp, extra in (("supervised.yaml", []),
+                      ("vecmap.yaml", ["--stochastic_interval=3", "--n_refinement=1"])):
+        out = tmp_path / hp.split(".")[0]
+        proc = _run_recipe(hp, *common, *extra, f"--output_folder={out}")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        res = json.loads((out / "results.json").read_text())
+        assert res["csls_p@1"] > 0.95 and res["nn_p@1"] > 0.9
+        assert np.load(out / "mapping.npy").shape == (20, 20)
+        assert json.loads((out / "log.json").read_text())["method"] == hp.split(".")[0]
+
+
+def test_recipe_reports_dimension_mismatch(tmp_path):
+    write_vec(Embeddings(["x", "y"], np.eye(2)), tmp_path / "a.vec")
+    write_vec(Embeddings(["x", "y"], np.ones((2, 3))), tmp_path / "b.vec")
+    proc = _run_recipe("muse.yaml", f"--src_vec={tmp_path / 'a.vec'}",
+                       f"--tgt_vec={tmp_path / 'b.vec'}", f"--output_folder={tmp_path / 'o'}")
+    assert proc.returncode != 0
+    assert "a.vec has dimension 2" in proc.stderr and "b.vec has dimension 3" in proc.stderr

@@ -237,7 +237,8 @@ def main():
             print(f"  by {label}:")
             for lib in ("numpy", "torch"):
                 if f"matmul_{lib}_gflops_{basis}" in row:
-                    print(f"    matmul {lib:6s}    {row[f'matmul_{lib}_gflops_{basis}']:8.1f} GFLOP/s")
+                    rate = row[f"matmul_{lib}_gflops_{basis}"]
+                    print(f"    matmul {lib:6s}    {rate:8.1f} GFLOP/s")
             print(f"    CSLS effective  {row[f'csls_effective_gflops_{basis}']:8.1f} GFLOP/s "
                   f"(3 x 2nmd / time) = {row[f'ratio_to_matmul_{basis}']:.2f} x the faster "
                   "matmul [target >= 0.5]")

@@ -185,3 +185,22 @@ def test_many_tied_rows_zero_queries_and_duplicate_keys():
     assert (idx[:40] == np.arange(6)).all() and (scores[:40] == 0).all()
     # a query equal to key 0 ties with keys 200..299: 0, 200, 201, ...
     assert idx[40].tolist() == [0, 200, 201, 202, 203, 204]
+
+
+def test_benchmark_script_smoke(tmp_path):
+    import json
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "retrieval_benchmark.py"
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(script), "--sizes", "600", "3000", "--queries", "200",
+           "--full-up-to", "1000", "--repeats", "1", "--dim", "16", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "CSLS effective" in proc.stdout and "extrapolated" in proc.stdout
+    rows = json.loads(out.read_text())["results"]
+    assert [r["mode"] for r in rows] == ["full", "sampled"]
+    assert rows[1]["rows_timed"] == 200
+    assert all(r["ratio_to_matmul_wall"] > 0 and r["peak_rss_gib"] > 0 for r in rows)

@@ -278,7 +278,9 @@ def csls_knn(
         r_src = mean_knn_similarity(src, tgt, csls_k, **opts) if len(tgt) else np.zeros(len(src))
     if r_tgt is None:
         space = src if src_space is None else _as_matrix(src_space, "src_space")
-        r_tgt = mean_knn_similarity(tgt, space, csls_k, **opts) if len(space) else np.zeros(len(tgt))
+        r_tgt = (
+            mean_knn_similarity(tgt, space, csls_k, **opts) if len(space) else np.zeros(len(tgt))
+        )
     r_src = np.asarray(r_src, np.float32).reshape(-1)
     r_tgt = np.asarray(r_tgt, np.float32).reshape(-1)
     if len(r_src) != len(src) or len(r_tgt) != len(tgt):

@@ -7,6 +7,7 @@ import pytest
 
 import faiss
 
+from speechbrain_align.retrieval import search
 from speechbrain_align.retrieval.search import (
     csls_knn,
     knn,
@@ -51,6 +52,12 @@ def integer_data(rng, n, m, d=6, low=-2, high=3):
     x = rng.integers(low, high, size=(n, d)).astype(np.float32)
     y = rng.integers(low, high, size=(m, d)).astype(np.float32)
     return x, y
+
+
+@pytest.fixture(autouse=True)
+def small_torch_key_blocks(monkeypatch):
+    """Torch backend: key blocks of 3 to 40 rows, so tiny data crosses their boundaries."""
+    monkeypatch.setattr(search, "TORCH_SCORE_ELEMENTS", 40)
 
 
 @pytest.mark.parametrize("backend", ["faiss", "torch"])

@@ -31,6 +31,11 @@ import faiss
 
 _GPU_RESOURCES = None
 
+#: The torch backend holds at most this many scores at once (query block x key
+#: block, 256 MiB of float32): keys are taken ``TORCH_SCORE_ELEMENTS // block_size``
+#: at a time.
+TORCH_SCORE_ELEMENTS = 2**26
+
 
 def normalize_rows(x):
     """Rows scaled to unit length (zero rows stay zero), as float32.
@@ -158,7 +163,7 @@ def _blocked_search(queries, keys, k, use_gpu, block_size, backend, make_block=N
     backend = _resolve_backend(backend, use_gpu)
     kk = min(k + 1, len(keys))  # one more, to see ties across the k-th place
     if backend == "torch":
-        search = _torch_search_fn(keys, kk, use_gpu, key_block=max(1024, 2**26 // block_size))
+        search = _torch_search_fn(keys, kk, use_gpu, key_block=max(1, TORCH_SCORE_ELEMENTS // block_size))
     else:
         def search(block):
             return _faiss_search(block, keys, kk, use_gpu)

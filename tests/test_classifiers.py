@@ -17,6 +17,16 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SC_HPARAMS = REPO / "recipes" / "SpeechCommands" / "classification" / "hparams"
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run far faster on one thread on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+
 def test_bilstm_shapes_and_log_probs():
     model = LastStepBiLSTM(input_size=5, hidden_size=7, n_classes=3)
     out = model(torch.randn(4, 11, 5), torch.tensor([1.0, 0.6, 0.3, 0.1]))
@@ -116,7 +126,6 @@ def _toy_corpus(folder, n_spk=6, per_word=5, extra_words=None):
 
 @pytest.mark.parametrize("model", ["mlp", "bilstm"])
 def test_recipe_learns_toy_words_and_resumes(tmp_path, model):
-    torch.set_num_threads(1)
     _toy_corpus(str(tmp_path))
     out = tmp_path / f"out_{model}"
     overrides = {
@@ -170,7 +179,6 @@ def test_select_classes_and_errors(tmp_path):
 
 def test_bible_recipe_counts_classes_and_dropped_tokens(tmp_path):
     """Words under min_train_tokens are not classes; their tokens are counted."""
-    torch.set_num_threads(1)
     _toy_corpus(str(tmp_path), per_word=3, extra_words={"rare": 5000.0})
     rows = [r for r in open(tmp_path / "train.csv").read().splitlines()[1:] if ",rare," in r]
     # Keep only 2 train tokens of "rare": below the threshold of 5.

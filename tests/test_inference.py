@@ -24,6 +24,16 @@ FREQS = [220.0, 440.0, 880.0, 1500.0, 2500.0, 3500.0]
 ENC_HPARAMS = {"input_size": 13, "emb_dim": 8, "enc_hidden": 12, "dec_hidden": 8}
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run far faster on one thread on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+
 def _tone(freq, rate, dur=0.4):
     t = np.arange(int(dur * rate)) / rate
     chirp = freq * (1 + 0.3 * t)  # a little movement so frames differ
@@ -39,6 +49,8 @@ def _random_orthogonal(dim, seed):
 def toy(tmp_path_factory):
     """A toy aligned space where the text space is an exact rotation of the speech space."""
     torch.manual_seed(0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("space")
     wavs16, wavs22 = [], []
     for word, freq in zip(WORDS, FREQS):
@@ -84,6 +96,7 @@ def toy(tmp_path_factory):
         language="en",
         foreign_language="fr",
     )
+    torch.set_num_threads(before)
     return {"folder": folder, "wavs16": wavs16, "wavs22": wavs22, "rot": rot, "extractor": extractor,
             "encoder": encoder, "speech": speech, "text": text, "text_words": text_words}
 

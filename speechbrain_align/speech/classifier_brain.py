@@ -388,7 +388,7 @@ def run_classification(hparams_file, run_opts=None, overrides=None):
         / n_test,
         "split_sizes": {s: reports[s]["tokens_kept"] for s in SPLITS},
         "splits": reports,
-        "epochs": hparams["epoch_counter"].current,
+        "checkpoint_epoch": hparams["epoch_counter"].current,  # best on valid
     }
     results_file = hparams.get(
         "results_file", os.path.join(hparams["output_folder"], "test_results.json")

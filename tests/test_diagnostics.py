@@ -165,10 +165,30 @@ def test_spearman_on_tiny_file(tmp_path):
     # human ranks 4,2,3,1 vs model ranks 4,3,2,1: sum d^2 = 2
     assert (covered, total) == (4, 5)
     assert rho == pytest.approx(1 - 6 * 2 / (4 * 15))
+    assert D.similarity_spearman(lv, D.read_similarity_pairs(path), min_pairs=5) == (None, 4, 5)
     bad = tmp_path / "bad.txt"
     bad.write_text("a\tb\tnot-a-number\n")
     with pytest.raises(ValueError, match="bad.txt:1"):
         D.read_similarity_pairs(bad)
+
+
+def test_similarity_file_in_diagnose(corpus, tmp_path):
+    """A fake similarity set: same-topic pairs are similar. Text vectors know it."""
+    rng = np.random.default_rng(1)
+    lines = []
+    while len(lines) < 60:
+        a, b = rng.choice(WORDS, 2, replace=False)
+        same = TOPIC[a] == TOPIC[b]
+        if same or len(lines) % 2:  # about half the pairs share a topic
+            lines.append(f"{a}\t{b}\t{10 if same else 0}")
+    lines.append("unknownword\tbal\t5")
+    path = tmp_path / "topics.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    text = skipgram(corpus["sentences"], dim=20, epochs=20, seed=11)
+    for vectors, low, high in ((text, 0.4, 1.0), (spelling_vectors(WORDS), -1.0, 0.3)):
+        row = D.diagnose(vectors, corpus["rows"], similarity_files={"topics": path})["rows"][0]
+        assert (row["topics_pairs"], row["topics_total_pairs"]) == (60, 61)
+        assert low < row["topics_rho"] < high, row["topics_rho"]
 
 
 def test_default_similarity_files_are_used(corpus):

@@ -368,11 +368,12 @@ def read_similarity_pairs(path):
     return pairs
 
 
-def similarity_spearman(lv, pairs):
+def similarity_spearman(lv, pairs, min_pairs=3):
     """Spearman's rho between human scores and cosines of representative vectors.
 
     Only pairs whose two words have a label are used. Returns
-    ``(rho, n_pairs_covered, n_pairs)``; rho is None with fewer than 3 pairs.
+    ``(rho, n_pairs_covered, n_pairs)``; rho is None with fewer than
+    ``min_pairs`` pairs covered (a rho on 3 pairs means little).
 
     Example
     -------
@@ -388,7 +389,7 @@ def similarity_spearman(lv, pairs):
         if w1 in lv.rep and w2 in lv.rep:
             human.append(score)
             model.append(float(unit[lv.rep[w1]] @ unit[lv.rep[w2]]))
-    if len(human) < 3:
+    if len(human) < max(3, min_pairs):
         return None, len(human), len(pairs)
     rho = spearmanr(human, model).statistic
     return (None if not np.isfinite(rho) else float(rho)), len(human), len(pairs)
@@ -459,7 +460,7 @@ class _References:
         return self._cache[key]
 
 
-def evaluate_labelled(lv, refs, similarity_pairs, name):
+def evaluate_labelled(lv, refs, similarity_pairs, name, min_pairs=10):
     """All overlap and similarity metrics of one set of labelled vectors."""
     out = {"name": name, "n_vectors": len(lv.vectors), "n_labels": len(lv.rep)}
     for kind in ("text", "spelling", "phones"):
@@ -476,7 +477,7 @@ def evaluate_labelled(lv, refs, similarity_pairs, name):
         out[f"overlap_{kind}"], out[f"n_compared_{kind}"] = value, n
         out[f"chance_{kind}"] = min(1.0, refs.k / (len(vocab) - 1))
     for set_name, pairs in similarity_pairs.items():
-        rho, covered, total = similarity_spearman(lv, pairs)
+        rho, covered, total = similarity_spearman(lv, pairs, min_pairs=min_pairs)
         out[f"{set_name}_rho"], out[f"{set_name}_pairs"] = rho, covered
         out[f"{set_name}_total_pairs"] = total
     return out
@@ -495,6 +496,7 @@ def diagnose(
     text_options=None,
     seed=0,
     name="vectors",
+    min_pairs=10,
 ):
     """Report what word-type (or unit) vectors know; see the module docstring.
 
@@ -516,6 +518,9 @@ def diagnose(
         Word types with fewer segments are left out of the overlaps.
     similarity_files : dict name -> path, optional
         Defaults to WordSim-353 and SimLex-999 from the gensim wheel.
+    min_pairs : int
+        Spearman's rho is reported (else None) only when at least this many
+        pairs of a similarity set are covered.
     random_baseline : bool
         Add a row with random Gaussian vectors, same labels (chance level).
     text_row : bool
@@ -558,7 +563,7 @@ def diagnose(
         unlabelled = sum(1 for lab in lv.labels if lab is None)
         if unlabelled:
             notes.append(f"{unlabelled} unit vectors have no labelled segment; ignored")
-    results = [evaluate_labelled(lv, refs, similarity_pairs, name)]
+    results = [evaluate_labelled(lv, refs, similarity_pairs, name, min_pairs)]
     if assignment is not None:
         from speechbrain_align.speech.units import clustering_purity
 
@@ -566,19 +571,22 @@ def diagnose(
     if random_baseline:
         rng = np.random.default_rng(seed)
         rand = lv.with_vectors(rng.normal(size=lv.vectors.shape).astype(np.float32))
-        results.append(evaluate_labelled(rand, refs, similarity_pairs, "random vectors"))
+        results.append(
+            evaluate_labelled(rand, refs, similarity_pairs, "random vectors", min_pairs)
+        )
     if text_row:
         other = train_text_vectors(rows, seed=seed + 1, **text_options)
         results.append(
             evaluate_labelled(
                 LabelledVectors.from_words(other), refs, similarity_pairs,
-                "text skip-gram (other seed)",
+                "text skip-gram (other seed)", min_pairs,
             )
         )
     return {
         "rows": results,
         "notes": notes,
         "options": {"k": k, "min_count": min_count, "seed": seed, "units": assignment is not None,
+                    "min_pairs": min_pairs,
                     "text_options": text_options},
     }
 
@@ -663,7 +671,7 @@ def run_diagnostics(
         (and written to ``save_text_vectors`` if given).
     **kwargs
         ``k``, ``min_count``, ``similarity_files``, ``random_baseline``,
-        ``text_row`` of :func:`diagnose`.
+        ``text_row``, ``min_pairs`` of :func:`diagnose`.
 
     Returns the report dict.
     """
@@ -711,7 +719,10 @@ def main(argv=None):
     parser.add_argument("--text-vectors", help="semantic reference; trained from the manifest if absent")
     parser.add_argument("--out", required=True, help="output JSON (a .md table is written next to it)")
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--min-count", type=int, default=1)
+    parser.add_argument("--min-count", type=int, default=1,
+                        help="word types with fewer segments are left out of the overlaps")
+    parser.add_argument("--min-pairs", type=int, default=10,
+                        help="report Spearman only with at least this many pairs covered")
     parser.add_argument("--random-baseline", action="store_true")
     parser.add_argument("--text-row", action="store_true")
     parser.add_argument("--name", default=None, help="row name (default: vector file name)")
@@ -742,7 +753,7 @@ def main(argv=None):
         text_options={"dim": args.text_dim, "window": args.text_window,
                       "epochs": args.text_epochs, "min_count": args.text_min_count},
         k=args.k, min_count=args.min_count, similarity_files=similarity_files,
-        random_baseline=args.random_baseline, text_row=args.text_row,
+        random_baseline=args.random_baseline, text_row=args.text_row, min_pairs=args.min_pairs,
     )
     sys.stdout.write(markdown_table(report))
     return report

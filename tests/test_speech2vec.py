@@ -339,3 +339,28 @@ def test_encoder_equals_packed_bidirectional_rnn():
         hidden = hidden[0] if rnn_type == "lstm" else hidden
         expected = enc.proj(torch.cat([hidden[-2], hidden[-1]], -1))
         assert torch.allclose(enc(x, lens), expected, atol=1e-5), rnn_type
+
+
+@pytest.mark.parametrize("dataset", ["Bible", "LibriSpeech"])
+def test_recipe_command_line(corpus, tmp_path, dataset):
+    """The recipe's train.py runs from the command line (prepare skipped / given manifest)."""
+    import subprocess
+    import sys
+
+    recipe = os.path.join(REPO, "recipes", dataset, "speech2vec")
+    yaml = "speech2vec_fast.yaml" if dataset == "Bible" else "speech2vec.yaml"
+    out = str(tmp_path / "out")
+    cmd = [
+        sys.executable, "train.py", f"hparams/{yaml}", f"--train_csv={corpus}",
+        "--valid_csv=null", f"--output_folder={out}", "--number_of_epochs=1",
+        "--enc_hidden=8", "--dec_hidden=8", "--kmeans_clusters=3", "--noprogressbar",
+        "--device=cpu", "--cpu_threads=1",
+    ]
+    if dataset == "LibriSpeech":
+        cmd += ["--data_folder=/nonexistent", "--skip_prep=True", "--max_contexts=1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    segs = load_embeddings(os.path.join(out, "vectors", "segments.npz"))
+    assert segs.dim == 50 and len(segs) == len(read_segment_manifest(corpus))
+    assert os.path.exists(os.path.join(out, "vectors", "types_kmeans.vec"))

@@ -201,6 +201,8 @@ def run_speech2vec(hparams, run_opts):
 
     ``hparams`` is the loaded YAML (see ``recipes/Bible/speech2vec/hparams``).
     """
+    if hparams.get("cpu_threads"):
+        torch.set_num_threads(int(hparams["cpu_threads"]))
     train_csv = hparams["train_csv"]
     valid_csv = hparams.get("valid_csv")
     if not os.path.exists(train_csv):

@@ -5,8 +5,9 @@ Builds two text embedding spaces (skip-gram on two disjoint halves of the
 World English Bible, alternate verses; or WEB vs KJV; or an easy synthetic
 rotated pair), then:
 
-* A*: Procrustes on half of the identity dictionary of shared words
-  (split by source word), P@1 on the other half;
+* A*: Procrustes on half of the identity dictionary of the shared words
+  among the ``--dico_top`` most frequent (split by source word), P@1 on the
+  other half;
 * for each seed and each unsupervised pipeline (adversarial + refinement,
   vecmap + refinement): P@1 (NN and CSLS) on the same test half, wall time.
 
@@ -95,6 +96,8 @@ def main(argv=None):
     parser.add_argument("--methods", default="adversarial,vecmap")
     parser.add_argument("--vocab", type=int, default=5000)
     parser.add_argument("--dim", type=int, default=50)
+    parser.add_argument("--dico_top", type=int, default=2000,
+                        help="identity dictionary over the dico_top most frequent source words")
     parser.add_argument("--success", type=float, default=0.8)
     parser.add_argument("--adversarial", default="{}", help="JSON overrides")
     parser.add_argument("--vecmap", default="{}", help="JSON overrides")
@@ -113,6 +116,7 @@ def main(argv=None):
     else:
         src, tgt = skipgram_spaces(args.corpus, args.out, args.vocab, args.dim)
     pairs = identity_pairs(src, tgt)
+    pairs = pairs[pairs[:, 0] < args.dico_top]
     train, test = split_dictionary(pairs, 0.5, seed=0)
     logger.info("%d x %d words, %d shared (%d train, %d test pairs)",
                 len(src), len(tgt), len(pairs), len(train), len(test))

@@ -115,7 +115,8 @@ class AdversarialAligner(sb.Brain):
 
     Expected hparams: ``map_opt_class``, ``dis_opt_class`` (optimizer
     factories), ``lr_schedule`` (:class:`PlateauDecay`), ``dis_steps``,
-    ``smoothing``, ``map_beta``, ``dis_clip_weights``, ``criterion_words``,
+    ``smoothing``, ``map_beta``, ``map_orthogonalize`` (``iterative``: the
+    beta update; ``svd``: exact projection to the nearest orthogonal matrix), ``dis_clip_weights``, ``criterion_words``,
     ``csls_k``, ``train_logger`` (optional).
 
     Use :meth:`train_mapping` rather than ``fit`` directly: it stores the
@@ -188,7 +189,10 @@ class AdversarialAligner(sb.Brain):
         self.map_optimizer.zero_grad()
         map_loss.backward()
         self.map_optimizer.step()
-        self._mapping().orthogonalize(float(self.hparams.map_beta))
+        if getattr(self.hparams, "map_orthogonalize", "iterative") == "svd":
+            self._mapping().project_orthogonal()
+        else:
+            self._mapping().orthogonalize(float(self.hparams.map_beta))
         self._map_loss += float(map_loss.detach())
         return torch.tensor(dis_loss / max(1, len(tgt_ids)))
 

@@ -54,6 +54,7 @@ DEFAULTS = {
     "max_rank": 5000,
     "smoothing": 0.1,
     "map_beta": 0.001,
+    "map_orthogonalize": "iterative",
     "map_init": "identity",
     "map_lr": 0.1,
     "dis_lr": 0.1,

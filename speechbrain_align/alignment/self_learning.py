@@ -140,6 +140,9 @@ def self_learning(
                 break
             keep_prob = min(1.0, stochastic_multiplier * keep_prob)
             last_improvement = it
+        if it % 10 == 0:
+            logger.info("self-learning iteration %d: objective %.4f, keep_prob %.2f, %d pairs",
+                        it, objective, keep_prob, len(pairs))
         pairs = _bidirectional(scores, keep_prob, generator)
     logger.info("self-learning: %d iterations, objective %.4f", len(log), best_objective)
     return mapping, log

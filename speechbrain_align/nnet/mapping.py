@@ -73,6 +73,21 @@ class LinearMapping(torch.nn.Module):
             w = self.weight.data
             w.copy_((1 + beta) * w - beta * (w @ w.t()) @ w)
 
+    @torch.no_grad()
+    def project_orthogonal(self):
+        """Replace ``W`` by the nearest orthogonal matrix ``U V^T`` (``W = U S V^T``).
+
+        Example
+        -------
+        >>> m = LinearMapping(3)
+        >>> _ = m.weight.data.add_(0.3 * torch.randn(3, 3))
+        >>> m.project_orthogonal()
+        >>> bool(torch.allclose(m.weight @ m.weight.T, torch.eye(3), atol=1e-5))
+        True
+        """
+        u, _, vt = torch.linalg.svd(self.weight.data, full_matrices=False)
+        self.weight.data.copy_(u @ vt)
+
     def set_weight(self, weight):
         """Overwrite the matrix with ``weight`` (array or tensor, ``(out, in)``)."""
         weight = torch.as_tensor(weight, dtype=self.weight.dtype)

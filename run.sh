@@ -54,7 +54,12 @@ case "$mode" in
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;
     experiment)
-        exec "$VENV/bin/python" -m speechbrain_align.experiment "$@"
+        hparams=recipes/Bible/experiment/hparams/default.yaml
+        if [ "${1:-}" = "--full" ]; then
+            hparams=recipes/Bible/experiment/hparams/full.yaml
+            shift
+        fi
+        exec "$VENV/bin/python" recipes/Bible/experiment/run_experiment.py "$hparams" "$@"
         ;;
     *)
         echo "usage: bash run.sh [experiment|test] [options]" >&2

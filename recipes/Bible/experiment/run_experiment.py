@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The whole experiment of Chung et al. (2018) on the spoken-Bible corpus.
+
+    python recipes/Bible/experiment/run_experiment.py recipes/Bible/experiment/hparams/default.yaml
+    python recipes/Bible/experiment/run_experiment.py recipes/Bible/experiment/hparams/full.yaml
+
+Stages (each writes files the next reads; a rerun reuses what is done):
+
+1. corpus: synthetic spoken WEB Bible + text corpora (``bible_prepare.py``);
+2. text skip-gram vectors for WEB (same corpus), KJV (cross corpus) and
+   Reina-Valera 1909 (translation); FreeDict en-es dictionary and
+   pivot synonyms;
+3. Speech2Vec on word segments (configs A, B) and on equal chunks (F), and
+   the unit skip-gram, each through its own recipe;
+4. the supervised word classifier recipe (the upper bound);
+5. for every speech configuration and text space: supervised Procrustes
+   (A*) and unsupervised mappings (adversarial and vecmap initialisation,
+   both followed by Procrustes refinement), scored on spoken word
+   classification, synonym retrieval and spoken word translation;
+6. tables (Markdown, JSON, console) and plots.
+"""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+
+from hyperpyyaml import load_hyperpyyaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.dirname(HERE))  # recipes/Bible, for bible_prepare
+
+from speechbrain_align.evaluation import experiment as exp  # noqa: E402
+
+logger = logging.getLogger("experiment")
+
+
+def run_recipe(script, hparams_file, overrides, log_file):
+    """Run a recipe's ``train.py`` as SpeechBrain recipes are run, teeing its output."""
+    cmd = [sys.executable, os.path.join(REPO, script), os.path.join(REPO, hparams_file)]
+    for key, value in overrides.items():
+        cmd.append(f"--{key}={json.dumps(value) if not isinstance(value, str) else value}")
+    logger.info("running %s", " ".join(cmd))
+    os.makedirs(os.path.dirname(log_file), exist_ok=True)
+    with open(log_file, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for line in proc.stdout:
+            log.write(line)
+            sys.stdout.write(line)
+        if proc.wait() != 0:
+            raise RuntimeError(f"{script} failed (exit {proc.returncode}); see {log_file}")
+
+
+def main(argv):
+    """Parse ``hparams_file [--key=value ...]`` and run every stage."""
+    if not argv or argv[0].startswith("--"):
+        print(__doc__)
+        sys.exit(2)
+    hparams_file, overrides = argv[0], {}
+    for arg in argv[1:]:
+        key, _, value = arg.lstrip("-").partition("=")
+        overrides[key] = value
+    with open(hparams_file, encoding="utf-8") as fin:
+        hp = load_hyperpyyaml(fin, overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    os.chdir(REPO)
+    out = hp["output_folder"]
+    os.makedirs(out, exist_ok=True)
+    timer = exp.StageTimer(os.path.join(out, "timings.json"))
+
+    from bible_prepare import prepare_bible
+
+    with timer("corpus"):
+        corpus = prepare_bible(
+            hp["data_folder"], size=hp["corpus_size"], seed=hp["seed"],
+            speech_tokens=hp.get("speech_tokens"),
+        )
+    paths = exp.corpus_paths(hp["data_folder"])
+    with timer("text vectors + dictionaries"):
+        texts = exp.text_vectors(paths, out, hp)
+        lexicon = exp.dictionaries(out, texts)
+    with timer("speech2vec (words: A, B)"):
+        run_recipe(
+            "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
+            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"],
+                 output_folder=os.path.join(out, "speech2vec_words"), seed=hp["seed"],
+                 export_csvs=[paths["test_csv"]]),
+            os.path.join(out, "logs", "speech2vec_words.log"),
+        )
+    with timer("speech2vec (equal chunks: F)"):
+        chunk_test = exp.equal_chunk_manifest(paths["test_csv"], os.path.join(out, "chunks"))
+        run_recipe(
+            "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
+            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"],
+                 output_folder=os.path.join(out, "speech2vec_chunks"), seed=hp["seed"],
+                 segmentation="equal_chunks", kmeans_clusters=None, export_csvs=[chunk_test]),
+            os.path.join(out, "logs", "speech2vec_chunks.log"),
+        )
+    with timer("unit skip-gram"):
+        units_csv = exp.units_manifest(paths, os.path.join(out, "units"))
+        run_recipe(
+            "recipes/Bible/units/train.py", hp["units_hparams"],
+            dict(hp["units_overrides"], train_csv=units_csv,
+                 output_folder=os.path.join(out, "units"), seed=hp["seed"]),
+            os.path.join(out, "logs", "units.log"),
+        )
+    with timer("supervised word classifier"):
+        run_recipe(
+            "recipes/Bible/classification/train.py", hp["classifier_hparams"],
+            dict(hp["classifier_overrides"], data_folder=hp["data_folder"],
+                 output_folder=os.path.join(out, "classifier"), seed=hp["seed"]),
+            os.path.join(out, "logs", "classifier.log"),
+        )
+    with timer("alignment + evaluation"):
+        spaces = exp.speech_spaces(paths, out, hp["type_min_count"])
+        results = exp.align_all(spaces, texts, lexicon, hp, out)
+        results.update(exp.classifier_rows(os.path.join(out, "classifier")))
+    with timer("tables + plots"):
+        exp.write_tables(results, corpus, spaces, out)
+        exp.make_plots(results, spaces, texts, out)
+    timer.report()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

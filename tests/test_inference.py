@@ -189,3 +189,16 @@ def test_bad_inputs(toy, tmp_path):
     os.remove(folder / "mapping.npy")
     with pytest.raises(AlignedSpaceError, match="mapping.npy: missing"):
         AlignedSpace.from_hparams(source=folder)
+
+
+def test_query_file_rewritten_in_place(toy, tmp_path):
+    """A query path reused for another recording is read afresh (no stale file info)."""
+    space = AlignedSpace.from_hparams(source=toy["folder"])
+    query = tmp_path / "query.wav"
+    for index, keep in ((0, 1.0), (3, 0.5), (5, 1.0)):
+        signal, rate = soundfile.read(toy["wavs16"][index], dtype="float32")
+        soundfile.write(query, signal[: int(len(signal) * keep)], rate, subtype="FLOAT")
+        vector = space.encode(str(query))
+        assert np.allclose(vector, toy["speech"][index], atol=1e-5) == (keep == 1.0)
+        if keep == 1.0:
+            assert space.nearest_words(str(query), k=1, method="nn")[0]["word"] == WORDS[index]

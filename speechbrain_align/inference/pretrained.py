@@ -45,9 +45,10 @@ import logging
 import os
 
 import numpy as np
+import soundfile
 import torch
 
-from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, load_segment, resample
+from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, AudioError, resample
 from speechbrain_align.dataio.vectors import Embeddings, load_binary, save_binary
 from speechbrain_align.retrieval.search import csls_knn, knn, mean_knn_similarity, normalize_rows
 from speechbrain_align.utils.files import atomic_save, atomic_write
@@ -408,8 +409,16 @@ class AlignedSpace:
     def load_audio(self, wav):
         """A 16 kHz float32 signal from a path (any rate) or ``(signal, rate)``."""
         if isinstance(wav, (str, os.PathLike)):
-            return load_segment(os.fspath(wav))
-        signal, rate = wav
+            # Read directly rather than through dataio.audio's cached file info,
+            # so a file rewritten in place (a temporary query file) is read afresh.
+            path = os.fspath(wav)
+            try:
+                signal, rate = soundfile.read(path, dtype="float32", always_2d=True)
+            except Exception as err:  # soundfile raises several types
+                raise AudioError(f"{path}: unreadable audio ({err})") from err
+            signal = signal.mean(axis=1)
+        else:
+            signal, rate = wav
         signal = np.asarray(signal, dtype=np.float32)
         if signal.ndim != 1:
             raise ValueError(f"expected a 1-D mono signal, got shape {signal.shape}")

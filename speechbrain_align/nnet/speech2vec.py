@@ -184,7 +184,10 @@ class Speech2VecDecoder(nn.Module):
     The vector sets the initial hidden state (through a ``tanh`` layer) and is
     also fed at every step together with the previous target frame (teacher
     forcing; zeros at the first step). A linear layer maps hidden states to
-    frames.
+    frames. With ``input_dropout > 0`` each fed-back frame is replaced by
+    zeros with that probability during training, so that the decoder cannot
+    rely on next-frame prediction alone and must use the segment vector
+    (0 = plain teacher forcing, as in the paper).
 
     Example
     -------
@@ -203,12 +206,14 @@ class Speech2VecDecoder(nn.Module):
         num_layers=1,
         rnn_type="lstm",
         dropout=0.0,
+        input_dropout=0.0,
     ):
         super().__init__()
         self.rnn_type = rnn_type.lower()
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.output_size = output_size
+        self.input_dropout = input_dropout
         self.rnn = _rnn_class(rnn_type)(
             output_size + emb_dim,
             hidden_size,
@@ -232,6 +237,9 @@ class Speech2VecDecoder(nn.Module):
         previous = torch.cat(
             [targets.new_zeros(batch, 1, self.output_size), targets[:, :-1]], dim=1
         )
+        if self.training and self.input_dropout > 0:
+            keep = torch.rand(batch, steps, 1, device=targets.device) >= self.input_dropout
+            previous = previous * keep.to(previous.dtype)
         cond = emb.unsqueeze(1).expand(batch, steps, emb.shape[-1])
         out, _ = self.rnn(torch.cat([previous, cond.to(previous.dtype)], dim=-1),
                           self._initial_state(emb))
@@ -265,6 +273,10 @@ class Speech2Vec(nn.Module):
     enc_layers, dec_layers : int
     objective : "skipgram" or "cbow"
     dropout : float
+        Between stacked RNN layers.
+    input_dropout : float
+        Probability of hiding each fed-back frame from the decoder during
+        training (see :class:`Speech2VecDecoder`); 0 = plain teacher forcing.
 
     Example
     -------
@@ -290,6 +302,7 @@ class Speech2Vec(nn.Module):
         dec_layers=1,
         objective="skipgram",
         dropout=0.0,
+        input_dropout=0.0,
     ):
         super().__init__()
         if objective not in OBJECTIVES:
@@ -301,7 +314,7 @@ class Speech2Vec(nn.Module):
             input_size, enc_hidden, enc_layers, emb_dim, rnn_type, True, dropout
         )
         self.decoder = Speech2VecDecoder(
-            emb_dim, input_size, dec_hidden, dec_layers, rnn_type, dropout
+            emb_dim, input_size, dec_hidden, dec_layers, rnn_type, dropout, input_dropout
         )
 
     def encode(self, feats, lengths):

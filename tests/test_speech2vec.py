@@ -364,3 +364,15 @@ def test_recipe_command_line(corpus, tmp_path, dataset):
     segs = load_embeddings(os.path.join(out, "vectors", "segments.npz"))
     assert segs.dim == 50 and len(segs) == len(read_segment_manifest(corpus))
     assert os.path.exists(os.path.join(out, "vectors", "types_kmeans.vec"))
+
+
+def test_decoder_input_dropout():
+    from speechbrain_align.nnet.speech2vec import Speech2VecDecoder
+
+    torch.manual_seed(0)
+    dec = Speech2VecDecoder(3, 4, hidden_size=5, input_dropout=1.0)
+    emb, targets = torch.randn(2, 3), torch.randn(2, 6, 4)
+    dec.train()  # every fed-back frame hidden: targets cannot leak into predictions
+    assert torch.allclose(dec(emb, targets), dec(emb, targets + 5.0))
+    dec.eval()  # plain teacher forcing at evaluation
+    assert not torch.allclose(dec(emb, targets), dec(emb, targets + 5.0))

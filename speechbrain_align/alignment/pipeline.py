@@ -75,6 +75,7 @@ DEFAULTS = {
     # vecmap
     "init_vocab": 4000,
     "init_normalize": ["unit", "center", "unit"],
+    "init_quantiles": None,
     "vocab_cutoff": 20000,
     "keep_prob": 0.1,
     "stochastic_multiplier": 2.0,
@@ -290,7 +291,8 @@ def align(
         log["adversarial_seconds"] = time.time() - t0
     else:
         t0 = time.time()
-        init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"], hp["init_normalize"])
+        init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"], hp["init_normalize"],
+                               hp["init_quantiles"])
         w, sl_log = self_learning(
             src, tgt, init, vocab_cutoff=hp["vocab_cutoff"], csls_k=hp["csls_k"],
             keep_prob=hp["keep_prob"], stochastic_multiplier=hp["stochastic_multiplier"],

@@ -28,11 +28,14 @@ from speechbrain_align.alignment.procrustes import procrustes_on_pairs
 logger = logging.getLogger(__name__)
 
 
-def sorted_similarity_rows(x, normalize=("unit", "center", "unit")):
+def sorted_similarity_rows(x, normalize=("unit", "center", "unit"), n_quantiles=None):
     """Rows of ``sqrt(x x^T)`` sorted in each row, then normalised.
 
     ``sqrt(x x^T) = U S U^T`` where ``x = U S V^T``; it is unchanged by any
-    rotation of ``x``'s space.
+    rotation of ``x``'s space. With ``n_quantiles``, each sorted row is
+    subsampled at that many evenly spaced ranks (a sorted row is a smooth
+    quantile curve, so little is lost and the n x n product that compares
+    the two spaces becomes n x n_quantiles).
 
     Example
     -------
@@ -45,24 +48,35 @@ def sorted_similarity_rows(x, normalize=("unit", "center", "unit")):
     u, s, _ = np.linalg.svd(np.asarray(x, dtype=np.float64), full_matrices=False)
     sim = (u * s) @ u.T
     sim.sort(axis=1)
+    if n_quantiles is not None and n_quantiles < sim.shape[1]:
+        sim = sim[:, np.linspace(0, sim.shape[1] - 1, int(n_quantiles)).round().astype(int)]
     return normalize_embeddings(sim, normalize)
 
 
-def _bidirectional(scores, keep_prob=1.0, generator=None):
-    """Union of row-wise and column-wise argmax of ``scores`` (with dropout)."""
-    if keep_prob < 1.0:
-        mask = torch.rand(scores.shape, generator=generator, device=scores.device) >= keep_prob
-        scores = scores.masked_fill(mask, float("-inf"))
-    fwd = scores.argmax(dim=1)
-    bwd = scores.argmax(dim=0)
+def _bidirectional(fwd_scores, bwd_scores=None, keep_prob=1.0, generator=None):
+    """Union of the row-wise argmax of ``fwd_scores`` (source x target) and of
+    ``bwd_scores`` (target x source; default: the transpose), with dropout."""
+    if bwd_scores is None:
+        bwd_scores = fwd_scores.T.contiguous()
+    picks = []
+    for scores in (fwd_scores, bwd_scores):
+        if keep_prob < 1.0:
+            drop = torch.rand(scores.shape, generator=generator) >= keep_prob
+            scores = scores.masked_fill(drop.to(scores.device), float("-inf"))
+        picks.append(scores.argmax(dim=1))
+    fwd, bwd = picks
     src = torch.cat([torch.arange(len(fwd), device=fwd.device), bwd])
     tgt = torch.cat([fwd, torch.arange(len(bwd), device=bwd.device)])
     pairs = torch.unique(torch.stack([src, tgt], dim=1), dim=0)
     return pairs.cpu().numpy()
 
 
-def similarity_init(src, tgt, init_vocab=4000, csls_k=10, normalize=("unit", "center", "unit")):
+def similarity_init(src, tgt, init_vocab=4000, csls_k=10, normalize=("unit", "center", "unit"),
+                    n_quantiles=None):
     """Seed dictionary from sorted similarity distributions (no supervision).
+
+    ``n_quantiles`` (see :func:`sorted_similarity_rows`) trades exactness
+    for speed; None keeps whole rows as vecmap does.
 
     Returns an ``(n, 2)`` array of (source, target) indices.
 
@@ -76,8 +90,8 @@ def similarity_init(src, tgt, init_vocab=4000, csls_k=10, normalize=("unit", "ce
     True
     """
     n = min(init_vocab, len(src), len(tgt))
-    xs = sorted_similarity_rows(src[:n], normalize)
-    zs = sorted_similarity_rows(tgt[:n], normalize)
+    xs = sorted_similarity_rows(src[:n], normalize, n_quantiles)
+    zs = sorted_similarity_rows(tgt[:n], normalize, n_quantiles)
     scores = csls_matrix(xs, zs, csls_k=csls_k)
     return _bidirectional(scores)
 
@@ -122,13 +136,15 @@ def self_learning(
         mapping = procrustes_on_pairs(src, tgt, pairs)
         mapped = torch.as_tensor(np.ascontiguousarray(src[:n_src] @ mapping.T, dtype=np.float32))
         sim = mapped @ tgt_t.T
+        sim_t = tgt_t @ mapped.T  # the transpose, contiguous: column ops are slow
         k = min(csls_k, n_src, n_tgt)
         r_src = sim.topk(k, dim=1).values.mean(1)
-        r_tgt = sim.topk(k, dim=0).values.mean(0)
-        scores = 2 * sim - r_src[:, None] - r_tgt[None, :]
-        del sim
+        r_tgt = sim_t.topk(k, dim=1).values.mean(1)
+        fwd_scores = sim.mul_(2).sub_(r_tgt[None, :])  # CSLS up to a per-row constant
+        bwd_scores = sim_t.mul_(2).sub_(r_src[None, :])
         objective = float(
-            (scores.max(dim=1).values.mean() + scores.max(dim=0).values.mean()) / 4
+            ((fwd_scores.max(dim=1).values - r_src).mean()
+             + (bwd_scores.max(dim=1).values - r_tgt).mean()) / 4
             + (r_src.mean() + r_tgt.mean()) / 4
         )
         log.append({"iteration": it, "objective": objective, "keep_prob": keep_prob,
@@ -143,6 +159,6 @@ def self_learning(
         if it % 10 == 0:
             logger.info("self-learning iteration %d: objective %.4f, keep_prob %.2f, %d pairs",
                         it, objective, keep_prob, len(pairs))
-        pairs = _bidirectional(scores, keep_prob, generator)
+        pairs = _bidirectional(fwd_scores, bwd_scores, keep_prob, generator)
     logger.info("self-learning: %d iterations, objective %.4f", len(log), best_objective)
     return mapping, log

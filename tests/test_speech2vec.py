@@ -294,9 +294,12 @@ def test_brain_train_resume_export(corpus, tmp_path):
     assert os.path.exists(os.path.join(out, "save", "feature_extractor.json"))
 
     # Resume: a limit of 4 epochs trains only the 4th, from the checkpoint.
-    run_speech2vec(_hparams(corpus, out, 4), opts)
+    run_speech2vec(_hparams(corpus, out, 4, f"export_csvs: [{corpus}]\n"), opts)
     epochs, _ = _log_epochs(out)
     assert epochs == [1, 2, 3, 4]
+    # Extra manifests are embedded too (prefixed by their name).
+    extra = load_embeddings(os.path.join(vec_dir, "train_segments.npz"))
+    assert extra.words == segs.words and extra.dim == 8
 
 
 def test_equal_chunks_recipe_runs(corpus, tmp_path):

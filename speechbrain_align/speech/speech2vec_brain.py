@@ -117,8 +117,11 @@ class Speech2VecBrain(sb.Brain):
         return out
 
 
-def prepare_stores(hparams, manifests):
+def prepare_stores(hparams, manifests, progress=True):
     """Feature stores (normalised with the first manifest's statistics).
+
+    Features are computed and cached by the main process only (DDP-safe, via
+    ``run_on_main``); every process then reads them from the cache.
 
     Arguments
     ---------
@@ -127,26 +130,28 @@ def prepare_stores(hparams, manifests):
         optionally ``min_frames``, ``short_segments``, ``nonfinite``.
     manifests : list of str
         The first one is the training manifest (source of the statistics).
+    progress : bool
+        Show a progress bar while computing features.
 
     Returns
     -------
     stores : list of FeatureStore, rows : list of list of dict, extractor
     """
+    from speechbrain.utils.distributed import run_on_main
+
     extractor = hparams["feature_extractor"]
     stores, all_rows = [], []
     for manifest in manifests:
         rows = read_segment_manifest(manifest)
-        store = load_features(
-            manifest,
-            hparams["feature_cache"],
-            extractor,
+        kwargs = dict(
             min_frames=hparams.get("min_frames", 3),
             short_segments=hparams.get("short_segments", "pad"),
             nonfinite=hparams.get("nonfinite", "error"),
             rows=rows,
-            progress=hparams.get("progress", True),
         )
-        stores.append(store)
+        args = (manifest, hparams["feature_cache"], extractor)
+        run_on_main(load_features, args=args, kwargs=dict(kwargs, progress=progress))
+        stores.append(load_features(*args, progress=False, **kwargs))
         all_rows.append(rows)
     mean, std = stores[0].stats()
     extractor.set_stats(mean, std)
@@ -227,7 +232,8 @@ def run_speech2vec(hparams, run_opts):
         raise ValueError(f"segmentation must be 'words' or 'equal_chunks', got {hparams['segmentation']!r}")
 
     manifests = [train_csv] + ([valid_csv] if valid_csv else [])
-    stores, rows, extractor = prepare_stores(hparams, manifests)
+    progress = not run_opts.get("noprogressbar", False)
+    stores, rows, extractor = prepare_stores(hparams, manifests, progress)
     model = hparams["modules"]["speech2vec"]
     if stores[0].dim != model.input_size:
         raise ValueError(
@@ -282,7 +288,7 @@ def run_speech2vec(hparams, run_opts):
         batch_size=hparams.get("export_batch_size", 256),
     )
     for extra_csv in hparams.get("export_csvs") or []:
-        extra_stores, extra_rows, _ = prepare_stores(hparams, [train_csv, extra_csv])
+        extra_stores, extra_rows, _ = prepare_stores(hparams, [train_csv, extra_csv], progress)
         prefix = os.path.splitext(os.path.basename(extra_csv))[0] + "_"
         summary["export_" + prefix] = export_vectors(
             brain, extra_stores[1], extra_rows[1], folder, prefix=prefix,

@@ -205,3 +205,37 @@ def test_bible_recipe_counts_classes_and_dropped_tokens(tmp_path):
     assert results["test_accuracy_counting_dropped_as_errors"] == pytest.approx(
         results["test_accuracy"] * 9 / 13
     )
+
+
+def test_speech_commands_train_script_end_to_end(tmp_path):
+    """recipes/SpeechCommands/classification/train.py: prepare, train, test, JSON."""
+    import subprocess
+    import sys
+
+    from speechbrain_align.dataio.alignments import split_speakers_by_hash
+
+    words = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
+    candidates = [f"{i:08x}" for i in range(0, 4000, 7)]
+    split = split_speakers_by_hash(candidates, 0.1, 0.2)
+    speakers = [s for part in ("train", "valid", "test")
+                for s in [c for c in candidates if split[c] == part][: 4 if part == "train" else 2]]
+    rng = np.random.default_rng(0)
+    for w, word in enumerate(words):
+        os.makedirs(tmp_path / "sc" / word)
+        for spk in speakers:
+            t = np.arange(4000) / 16000
+            sig = 0.3 * np.sin(2 * np.pi * 200 * (w + 1) * t) + 0.01 * rng.normal(size=t.size)
+            soundfile.write(tmp_path / "sc" / word / f"{spk}_nohash_0.wav", sig.astype("float32"), 16000)
+    script = REPO / "recipes" / "SpeechCommands" / "classification" / "train.py"
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(SC_HPARAMS / "mlp.yaml"), "--data_folder", str(tmp_path / "sc"),
+         "--output_folder", str(out), "--number_of_epochs", "2", "--device", "cpu", "--noprogressbar"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "test accuracy" in proc.stdout
+    results = json.loads((out / "test_results.json").read_text())
+    assert results["split_sizes"] == {"train": 32, "valid": 16, "test": 16}
+    assert results["splits"]["test"]["speakers_kept"] == 2
+    assert (out / "manifests" / "train.csv").is_file() and (out / "train_log.txt").is_file()

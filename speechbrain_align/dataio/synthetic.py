@@ -235,6 +235,7 @@ class Espeak:
                            gender=0, age=0, variant=0)
             if self.lib.espeak_SetVoiceByProperties(ctypes.byref(props)) != 0:
                 raise EspeakError(f"espeak-ng has no voice {name!r}")
+            logger.warning("espeak-ng has no voice %r; using language %r", name, language)
         for param, value, default in (
             (_PARAM_RATE, rate, 175),
             (_PARAM_PITCH, pitch, 50),
@@ -855,6 +856,11 @@ def build_corpus(
         with open(stats_path, encoding="utf-8") as handle:
             return json.load(handle)
 
+    audio_dir = os.path.join(out_dir, "audio")
+    if os.path.isdir(audio_dir) and os.path.exists(stats_path):
+        # A corpus built with other options: its audio would linger unused.
+        logger.info("%s: options changed, removing the previous audio", out_dir)
+        shutil.rmtree(audio_dir)
     speakers = make_speakers(n_speakers, lang=lang, seed=seed)
     spk_split = split_speakers(speakers, splits, seed=seed)
     split_of = {spk: name for name, spks in spk_split.items() for spk in spks}

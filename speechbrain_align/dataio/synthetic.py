@@ -329,7 +329,7 @@ def _is_pause(name):
     return name.startswith("_")
 
 
-def word_boundaries(tokens, audio_len, events, token_phone_counts=None):
+def word_boundaries(tokens, audio_len, events, token_phones=None):
     """Word ``(start, end, phones)`` in samples from espeak-ng events.
 
     Arguments
@@ -340,10 +340,10 @@ def word_boundaries(tokens, audio_len, events, token_phone_counts=None):
         Number of samples synthesised.
     events : list
         As returned by :meth:`Espeak.synth`.
-    token_phone_counts : callable, optional
-        ``token -> number of phones`` when spoken alone; used to split a WORD
-        event that espeak-ng gave to several tokens (``in the``). Without it,
-        such groups are split evenly over their phones.
+    token_phones : callable, optional
+        ``token -> list of phone mnemonics`` when spoken alone; used to split
+        a WORD event that espeak-ng gave to several tokens (``in the``).
+        Without it, such groups are split evenly over their phones.
 
     Returns
     -------
@@ -357,6 +357,9 @@ def word_boundaries(tokens, audio_len, events, token_phone_counts=None):
     ...       ("phone", 150, 6, "_:"), ("end", 200, 6, None)]
     >>> word_boundaries(["hi", "you"], 200, ev)
     [(0, 90, ["'h", 'aI']), (90, 150, ['j', 'u:'])]
+    >>> ev[3:5] = [("word", 90, 4, 2), ("phone", 90, 4, "_"), ("phone", 110, 4, "j")]
+    >>> word_boundaries(["hi", "you"], 200, ev)
+    [(0, 90, ["'h", 'aI']), (110, 150, ['j', 'u:'])]
     """
     # Character offset (1-based) where each token starts in the spoken text.
     starts, pos = [], 1
@@ -393,14 +396,28 @@ def word_boundaries(tokens, audio_len, events, token_phone_counts=None):
     if not groups or groups[0][0] != 0:
         return None
 
+    # Pauses that espeak-ng puts after a WORD event (rare) belong before the
+    # word: it starts at its first phone, and the previous word ends at the
+    # first of those pauses.
+    lead_pause = []
+    for g, (tok, start, items) in enumerate(groups):
+        k = 0
+        while k < len(items) and _is_pause(items[k][1]):
+            k += 1
+        lead_pause.append(items[0][0] if k else None)
+        if k and k < len(items):
+            groups[g][1] = items[k][0]
+        groups[g][2] = items[k:]
     out = []
     for g, (tok, start, items) in enumerate(groups):
-        next_start = groups[g + 1][1] if g + 1 < len(groups) else end_sample
-        last_tok = groups[g + 1][0] if g + 1 < len(groups) else len(tokens)
-        # Leading pauses (rare) move the start; trailing pauses end the word.
-        while items and _is_pause(items[0][1]):
-            start = items[0][0]
-            items = items[1:]
+        if g + 1 < len(groups):
+            next_start = groups[g + 1][1]
+            if lead_pause[g + 1] is not None:
+                next_start = lead_pause[g + 1]
+            last_tok = groups[g + 1][0]
+        else:
+            next_start, last_tok = end_sample, len(tokens)
+        # Trailing pauses end the word.
         stop = next_start
         while items and _is_pause(items[-1][1]):
             stop = items[-1][0]
@@ -411,7 +428,7 @@ def word_boundaries(tokens, audio_len, events, token_phone_counts=None):
         if n_tok == 1:
             pieces = [items]
         else:
-            pieces = _split_phones(tokens[tok:last_tok], items, token_phone_counts)
+            pieces = _split_phones(tokens[tok:last_tok], items, token_phones)
         for k, piece in enumerate(pieces):
             p_start = start if k == 0 else piece[0][0]
             p_stop = pieces[k + 1][0][0] if k + 1 < len(pieces) else stop
@@ -422,34 +439,58 @@ def word_boundaries(tokens, audio_len, events, token_phone_counts=None):
     return out
 
 
-def _split_phones(tokens, items, token_phone_counts):
-    """Split one WORD event's phone events over several tokens."""
+def _bare(phone):
+    """A phone mnemonic without its stress marks."""
+    return phone.lstrip("',%=")
+
+
+def _split_phones(tokens, items, token_phones):
+    """Split one WORD event's phone events over several tokens.
+
+    Each token gets as many phones as it has when spoken alone. When the
+    merged pronunciation has another number of phones (linking ``r``,
+    reduced vowels), every cut is placed near its proportional position, at
+    the candidate whose neighbouring phones best match the isolated
+    pronunciations (last phone of the word before, first of the word after).
+
+    Example
+    -------
+    >>> iso = {"from": ["f", "r", "'0", "m"], "where": ["w", "'e@"]}.get
+    >>> items = [(i, p) for i, p in enumerate(["f", "r", "V", "m", "w", "'e@", "r"])]
+    >>> [[p for _, p in piece] for piece in _split_phones(["from", "where"], items, iso)]
+    [['f', 'r', 'V', 'm'], ['w', "'e@", 'r']]
+    """
     n = len(tokens)
-    if token_phone_counts is not None:
-        counts = [max(1, int(token_phone_counts(t))) for t in tokens]
+    real = [i for i, (_, name) in enumerate(items) if name not in _NOT_PHONES]
+    names = [items[i][1] for i in real]
+    total = len(real)
+    iso = [list(token_phones(t)) if token_phones else [] for t in tokens]
+    counts = [max(1, len(p)) for p in iso]
+    cuts, acc = [], 0  # cut k = index (in real phones) where token k+1 starts
+    if sum(counts) == total:
+        for c in counts[:-1]:
+            acc += c
+            cuts.append(acc)
     else:
-        counts = [1] * n
-    total = sum(1 for _, name in items if name not in _NOT_PHONES)
-    if sum(counts) != total:
-        # Scale to the phones actually spoken, each token keeping one or more.
-        scaled = np.maximum(1, np.round(np.array(counts) * total / sum(counts))).astype(int)
-        while scaled.sum() > total:
-            scaled[int(np.argmax(scaled))] -= 1
-        while scaled.sum() < total:
-            scaled[int(np.argmin(scaled))] += 1
-        counts = scaled.tolist()
-    # A new piece starts at the phone after the previous piece's last one;
-    # markers such as ";" stay with the phone before them.
-    pieces, k, left = [[]], 0, counts[0]
-    for item in items:
-        real = item[1] not in _NOT_PHONES
-        if real and left == 0 and k + 1 < n:
-            k += 1
-            left = counts[k]
-            pieces.append([])
-        pieces[-1].append(item)
-        left -= real
-    return pieces
+        scale = total / float(sum(counts))
+        for k in range(n - 1):
+            acc += counts[k]
+            expected = acc * scale
+            lo = (cuts[-1] + 1) if cuts else 1
+            hi = total - (n - 1 - k)
+            best, best_score = None, None
+            for cut in range(max(lo, int(expected) - 2), min(hi, int(expected) + 3) + 1):
+                score = -abs(cut - expected)
+                if iso[k] and _bare(names[cut - 1]) == _bare(iso[k][-1]):
+                    score += 1.0
+                if iso[k + 1] and _bare(names[cut]) == _bare(iso[k + 1][0]):
+                    score += 1.0
+                if best_score is None or score >= best_score:  # ties: later cut
+                    best, best_score = cut, score
+            cuts.append(min(max(best if best is not None else lo, lo), hi))
+    # Markers such as ";" stay with the phone before them.
+    starts = [0] + [real[c] for c in cuts] + [len(items)]
+    return [items[starts[k]:starts[k + 1]] for k in range(n)]
 
 
 # ----------------------------------------------------------------------------
@@ -704,18 +745,17 @@ def _init_worker():
     _ENGINE = Espeak(private_copy=True)
 
 
-def _phone_counter(engine):
+def _isolated_phones(engine):
+    """``token -> phones of the token spoken alone`` (cached) for one voice."""
     cache = {}
 
-    def count(token):
+    def phones(token):
         if token not in cache:
-            words = engine.phonemes(token)
-            cache[token] = sum(
-                len([p for p in w if not _is_pause(p)]) for w in words
-            ) or 1
+            cache[token] = [p for w in engine.phonemes(token) for p in w
+                            if not _is_pause(p) and p not in _NOT_PHONES]
         return cache[token]
 
-    return count
+    return phones
 
 
 def synthesize_utterance(engine, tokens, sample_rate=SAMPLE_RATE):
@@ -728,7 +768,7 @@ def synthesize_utterance(engine, tokens, sample_rate=SAMPLE_RATE):
     from speechbrain_align.dataio.audio import resample
 
     audio, events = engine.synth(" ".join(tokens))
-    bounds = word_boundaries(tokens, len(audio), events, _phone_counter(engine))
+    bounds = word_boundaries(tokens, len(audio), events, _isolated_phones(engine))
     if bounds is None:
         return None
     signal = audio.astype(np.float32) / 32768.0
@@ -849,7 +889,7 @@ def build_corpus(
     options = {
         "passages_sha1": _fingerprint(passages), "lang": lang,
         "n_speakers": n_speakers, "splits": [list(s) for s in splits], "seed": seed,
-        "max_tokens": max_tokens, "format_version": 1,
+        "max_tokens": max_tokens, "format_version": 2,
     }
     if already_prepared(manifests + [stats_path], options):
         logger.info("%s: corpus already built with these options, skipping", out_dir)

@@ -221,3 +221,22 @@ def test_recipe_reports_dimension_mismatch(tmp_path):
     with pytest.raises(AlignmentError, match=r"a\.vec has dimension 2 but .*b\.vec has dimension 3"):
         _run_recipe("muse.yaml", f"--src_vec={tmp_path / 'a.vec'}",
                     f"--tgt_vec={tmp_path / 'b.vec'}", f"--output_folder={tmp_path / 'o'}")
+
+
+def test_recipe_muse_yaml_runs_logs_and_checkpoints(tmp_path, easy_pair):
+    src, tgt, _, _ = easy_pair
+    write_vec(src, tmp_path / "src.vec")
+    write_vec(tgt, tmp_path / "tgt.vec")
+    out = tmp_path / "muse"
+    _run_recipe("muse.yaml", f"--src_vec={tmp_path / 'src.vec'}",
+                f"--tgt_vec={tmp_path / 'tgt.vec'}", f"--output_folder={out}", "--device=cpu",
+                "--n_epochs=2", "--epoch_size=5", "--max_rank=200", "--dis_hidden=8",
+                "--n_refinement=1", "--criterion_words=200")
+    lines = (out / "train_log.txt").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch: 1", "epoch: 2"]
+    assert "train criterion" in lines[0] and "train dis_acc" in lines[0]
+    assert any(p.name.startswith("CKPT") for p in (out / "save").iterdir())
+    log = json.loads((out / "log.json").read_text())
+    assert log["method"] == "adversarial" and len(log["adversarial"]["epochs"]) == 2
+    assert np.load(out / "mapping.npy").shape == (20, 20)
+    assert not (out / "results.json").exists()  # no evaluation dictionary given

@@ -45,7 +45,7 @@ import sys
 import time
 
 from speechbrain_align.dataio.manifest import group_by_utterance, read_segment_manifest
-from speechbrain_align.dataio.synthetic import DEFAULT_SPLITS, build_corpus
+from speechbrain_align.dataio.synthetic import DEFAULT_SPLITS, FORMAT_VERSION, build_corpus
 from speechbrain_align.dataio.text import (
     PROTESTANT_CANON,
     read_sword_verses,
@@ -187,6 +187,7 @@ def prepare_bible(
         "size": size, "seed": seed, "n_speakers": n_speakers,
         "speech_tokens": speech_tokens if size == "small" else None,
         "splits": [list(s) for s in splits], "books": books, "version": 1,
+        "speech_format": FORMAT_VERSION,
     }
     if already_prepared(outputs, options):
         logger.info("%s: Bible corpus already prepared with these options", data_folder)

@@ -114,3 +114,19 @@ def test_atomic_write_refuses_special_files(tmp_path):
     with pytest.raises(IsADirectoryError):
         atomic_save(tmp_path, lambda p: None)
     assert not __import__("os").path.isfile("/dev/null")
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+
+    from speechbrain_align.utils.files import atomic_save, atomic_write
+
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "a.txt") as handle:
+            handle.write("x")
+        atomic_save(tmp_path / "b.txt", lambda p: open(p, "w").write("y"))
+    finally:
+        os.umask(old)
+    assert oct(os.stat(tmp_path / "a.txt").st_mode & 0o777) == "0o644"
+    assert oct(os.stat(tmp_path / "b.txt").st_mode & 0o777) == "0o644"

@@ -12,6 +12,13 @@ import os
 import tempfile
 
 
+def _umask_mode():
+    """Mode a plain ``open()`` would give a new file (0o666 less the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _checked_target(path):
     """Refuse targets that a rename would destroy (devices, folders, pipes)."""
     path = os.fspath(path)
@@ -59,6 +66,7 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _umask_mode())  # mkstemp creates files readable by the owner only
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -89,6 +97,7 @@ def atomic_save(path, save_fn):
     os.close(fd)
     try:
         save_fn(tmp)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -38,11 +38,11 @@ logger = logging.getLogger("alignment_stability")
 
 # Small-scale settings (CPU, a few thousand words).
 ADVERSARIAL = {
-    "n_epochs": 10, "epoch_size": 1000, "batch_size": 32, "dis_steps": 5, "max_rank": 2000,
-    "dis_hidden": 512, "n_refinement": 5, "log_file": False,
+    "n_epochs": 6, "epoch_size": 500, "batch_size": 32, "dis_steps": 5, "max_rank": 1000,
+    "dis_hidden": 256, "n_refinement": 5, "log_file": False,
     "map_orthogonalize": "svd", "map_lr": 1.0,
 }
-VECMAP = {"init_vocab": 4000, "vocab_cutoff": 20000, "stochastic_interval": 10,
+VECMAP = {"init_vocab": 2000, "vocab_cutoff": 2000, "stochastic_interval": 5,
           "n_refinement": 5}
 
 

@@ -130,3 +130,15 @@ def test_atomic_files_get_normal_permissions(tmp_path):
         os.umask(old)
     assert oct(os.stat(tmp_path / "a.txt").st_mode & 0o777) == "0o644"
     assert oct(os.stat(tmp_path / "b.txt").st_mode & 0o777) == "0o644"
+
+
+def test_audio_info_sees_a_rewritten_file(tmp_path):
+    import os
+
+    from speechbrain_align.dataio.audio import audio_info
+
+    wav = _wav(tmp_path / "r.wav", seconds=1.0)
+    assert audio_info(wav) == (16000, 16000)
+    _wav(tmp_path / "r.wav", seconds=2.0)
+    os.utime(wav, ns=(1, 10**18))  # make sure the modification time differs
+    assert audio_info(wav) == (16000, 32000)

@@ -19,14 +19,24 @@ class AudioError(ManifestError):
     """An audio file is missing, unreadable, or does not cover a segment."""
 
 
-@functools.lru_cache(maxsize=65536)
 def audio_info(path):
     """Return ``(sample_rate, num_frames)`` of an audio file.
 
-    Raises :class:`AudioError` naming the file when it is missing or unreadable.
+    Cached by path, size and modification time, so a file rewritten in place
+    is read afresh. Raises :class:`AudioError` naming the file when it is
+    missing or unreadable.
     """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        raise AudioError(f"{path}: audio file not found") from None
     if not os.path.isfile(path):
-        raise AudioError(f"{path}: audio file not found")
+        raise AudioError(f"{path}: not a regular file")
+    return _audio_info(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=65536)
+def _audio_info(path, size, mtime_ns):
     try:
         info = soundfile.info(path)
     except Exception as err:  # soundfile raises several types

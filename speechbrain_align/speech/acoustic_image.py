@@ -13,19 +13,22 @@ import torchaudio
 _MEL_CACHE = {}
 
 
-def _mel(sample_rate, n_mels, n_fft, hop):
-    key = (sample_rate, n_mels, n_fft, hop)
+def _mel(sample_rate, n_mels, n_fft, win, hop):
+    key = (sample_rate, n_mels, n_fft, win, hop)
     if key not in _MEL_CACHE:
         _MEL_CACHE[key] = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels
+            sample_rate=sample_rate, n_fft=n_fft, win_length=win, hop_length=hop, n_mels=n_mels
         )
     return _MEL_CACHE[key]
 
 
-def logmel_image(signal, sample_rate=16000, n_mels=128, size=32, n_fft=400, hop=160):
+def logmel_image(signal, sample_rate=16000, n_mels=128, size=32, n_fft=1024, win=400, hop=160):
     """Log-Mel spectrogram of ``signal`` resized (bilinear) to ``size x size``, flattened.
 
-    Short segments are padded to one FFT window. The image is mean/variance
+    25 ms windows (``win``) every 10 ms, zero-padded to ``n_fft`` points so
+    that all 128 Mel filters get frequency bins (with 400 points the lowest
+    filters would be empty). Segments shorter than half an FFT are
+    zero-padded. The image is mean/variance
     normalised so that loudness does not dominate distances.
 
     Example
@@ -35,10 +38,10 @@ def logmel_image(signal, sample_rate=16000, n_mels=128, size=32, n_fft=400, hop=
     ((1024,), dtype('float32'))
     """
     wav = torch.as_tensor(np.asarray(signal, dtype=np.float32))
-    if wav.numel() < n_fft:
-        wav = F.pad(wav, (0, n_fft - wav.numel()))
+    if wav.numel() <= n_fft // 2:  # the STFT's reflect padding needs more
+        wav = F.pad(wav, (0, n_fft // 2 + 1 - wav.numel()))
     with torch.no_grad():
-        spec = _mel(sample_rate, n_mels, n_fft, hop)(wav)  # (n_mels, frames)
+        spec = _mel(sample_rate, n_mels, n_fft, win, hop)(wav)  # (n_mels, frames)
         spec = torch.log(spec + 1e-6)
         img = F.interpolate(
             spec[None, None], size=(size, size), mode="bilinear", align_corners=False

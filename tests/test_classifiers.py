@@ -11,7 +11,13 @@ import torch
 
 from speechbrain_align.dataio.manifest import ManifestError, Segment, write_segment_manifest
 from speechbrain_align.nnet.classifiers import ImageMLP, LastStepBiLSTM, relative_to_absolute
-from speechbrain_align.speech.classifier_brain import run_classification, select_classes
+from speechbrain_align.speech.classifier_brain import (
+    BucketBatchSampler,
+    FrameCollate,
+    run_classification,
+    select_classes,
+)
+from speechbrain_align.speech.features import FeatureStore
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SC_HPARAMS = REPO / "recipes" / "SpeechCommands" / "classification" / "hparams"
@@ -124,7 +130,7 @@ def _toy_corpus(folder, n_spk=6, per_word=5, extra_words=None):
         write_segment_manifest(segs, os.path.join(folder, f"{split}.csv"))
 
 
-@pytest.mark.parametrize("model", ["mlp", "bilstm"])
+@pytest.mark.parametrize("model", ["mlp", "bilstm", "bilstm_buckets"])
 def test_recipe_learns_toy_words_and_resumes(tmp_path, model):
     _toy_corpus(str(tmp_path))
     out = tmp_path / f"out_{model}"
@@ -141,6 +147,9 @@ def test_recipe_learns_toy_words_and_resumes(tmp_path, model):
         overrides.update({"hidden_sizes": [32], "lr": 0.003})
     else:
         overrides.update({"hidden_size": 16, "n_mels": 20, "lr": 0.01})
+        if model == "bilstm_buckets":
+            overrides["sorting"] = "buckets"
+        model = "bilstm"
     hparams = SC_HPARAMS / f"{model}.yaml"
     results = run_classification(hparams, {"device": "cpu"}, overrides)
     assert results["n_classes"] == 3
@@ -152,8 +161,19 @@ def test_recipe_learns_toy_words_and_resumes(tmp_path, model):
     log = (out / "train_log.txt").read_text()
     assert "epoch: 1" in log and "test" in log.lower()
     assert (out / "save" / "label_encoder.txt").is_file()
+    if model == "bilstm":
+        # Features cached once per manifest (3 splits), extractor saved with statistics.
+        cached = sorted((out / "feature_cache").glob("*.feats.npy"))
+        assert len(cached) == 3
+        stamps = [p.stat().st_mtime_ns for p in cached]
+        extractor = json.loads((out / "save" / "feature_extractor.json").read_text())
+        assert extractor["options"]["kind"] == "fbank" and extractor["options"]["n_mels"] == 20
+        assert len(extractor["mean"]) == 20
     # A second run resumes from the last checkpoint: no more training epochs.
     again = run_classification(hparams, {"device": "cpu"}, overrides)
+    if model == "bilstm":  # ...and reads the cached features instead of recomputing
+        assert sorted((out / "feature_cache").glob("*.feats.npy")) == cached
+        assert [p.stat().st_mtime_ns for p in cached] == stamps
     assert again["test_accuracy"] == pytest.approx(results["test_accuracy"])
     log2 = (out / "train_log.txt").read_text()
     assert log2.count("epoch:") == log.count("epoch:")
@@ -239,3 +259,43 @@ def test_speech_commands_train_script_end_to_end(tmp_path):
     assert results["split_sizes"] == {"train": 32, "valid": 16, "test": 16}
     assert results["splits"]["test"]["speakers_kept"] == 2
     assert (out / "manifests" / "train.csv").is_file() and (out / "train_log.txt").is_file()
+
+
+def test_frame_collate_pads_without_changing_the_model_output():
+    """A segment gives the same BiLSTM output alone and inside a padded batch."""
+    torch.manual_seed(0)
+    lengths = [7, 3, 12, 1]
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    store = FeatureStore(["a", "b", "c", "d"], offsets, torch.randn(offsets[-1], 5))
+    items = [{"id": k, "index": i, "word_encoded": torch.LongTensor([i % 2])}
+             for i, k in enumerate(store.ids)]
+    batch = FrameCollate(store)(items)
+    frames, rel = batch.feats
+    assert frames.shape == (4, 12, 5)
+    assert torch.allclose(rel * 12, torch.tensor(lengths, dtype=torch.float32))
+    assert batch.id == ["a", "b", "c", "d"] and batch.word_encoded[0].tolist() == [[0], [1], [0], [1]]
+    for i, n in enumerate(lengths):  # frames copied, padding zero
+        assert torch.equal(frames[i, :n], store.segment(i))
+        assert not frames[i, n:].any()
+    model = LastStepBiLSTM(input_size=5, hidden_size=6, n_classes=3).eval()
+    together = model(frames, rel)
+    for i in range(4):
+        alone = FrameCollate(store)([items[i]])
+        assert torch.allclose(model(*alone.feats), together[i : i + 1], atol=1e-5)
+
+
+def test_bucket_sampler_covers_everything_with_little_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 100, size=103).tolist()
+    sampler = BucketBatchSampler(lengths, batch_size=10, seed=3)
+    sampler.set_epoch(1)
+    first = list(sampler)
+    assert len(first) == len(sampler) == 11
+    assert sorted(i for b in first for i in b) == list(range(103))
+    # Batches hold neighbours in length order: far less spread than random batches.
+    spread = np.mean([np.ptp([lengths[i] for i in b]) for b in first if len(b) > 1])
+    assert spread < 20
+    sampler.set_epoch(1)
+    assert list(sampler) == first  # the epoch fixes the order (resumable)
+    sampler.set_epoch(2)
+    assert list(sampler) != first

@@ -3,9 +3,13 @@
 One :class:`ClassifierBrain` trains either supervised baseline of
 :mod:`speechbrain_align.nnet.classifiers`:
 
-* ``input_type: frames``: Fbank/MFCC frames computed on the fly by a
-  SpeechBrain lobe (``compute_features``), normalised (``mean_var_norm``) and
-  read by the last-step BiLSTM;
+* ``input_type: frames``: Fbank/MFCC frames of every segment, computed once
+  per manifest and feature options by
+  :class:`~speechbrain_align.speech.features.FeatureExtractor` and cached in
+  ``feature_cache`` (:func:`~speechbrain_align.speech.features.load_features`),
+  held in memory, normalised with the train set's global mean/variance, and
+  batched by :class:`FrameCollate` (one gather from the in-memory store, no
+  audio decoding during training); read by the last-step BiLSTM;
 * ``input_type: image``: the 1,024-feature resized log-Mel image of each
   segment, computed once and cached in ``<save_folder>/images_<split>.npz``,
   read by the MLP.
@@ -47,8 +51,8 @@ class ClassifierBrain(sb.Brain):
     """Brain for the supervised word classifiers (BiLSTM on frames, MLP on images).
 
     Required hparams: ``input_type`` ("frames" or "image"), ``epoch_counter``,
-    ``train_logger``; modules: ``model`` and, for frames, ``compute_features``
-    and ``mean_var_norm``. Optional hparam ``results_file`` (test JSON path).
+    ``train_logger``; module ``model``. Frames batches come from
+    :class:`FrameCollate`. Optional hparam ``results_file`` (test JSON path).
     After :meth:`evaluate`, ``self.test_predictions`` maps segment id to
     ``(predicted word, true word)``.
     """
@@ -57,9 +61,7 @@ class ClassifierBrain(sb.Brain):
         """Log-probabilities ``(batch, n_classes)`` for a batch of segments."""
         batch = batch.to(self.device)
         if self.hparams.input_type == "frames":
-            wavs, lens = batch.sig
-            feats = self.modules.compute_features(wavs)
-            feats = self.modules.mean_var_norm(feats, lens)
+            feats, lens = batch.feats
             return self.modules.model(feats, lens)
         if self.hparams.input_type == "image":
             images, _ = batch.image
@@ -181,6 +183,161 @@ def split_report(rows, classes, train_counts):
     }
 
 
+class FrameBatch:
+    """A padded batch of segment frames with their labels.
+
+    Attributes mirror SpeechBrain's ``PaddedBatch``: ``id`` (list of segment
+    ids), ``feats`` = ``(frames (B, T, F), relative lengths (B,))`` and
+    ``word_encoded`` = ``(labels (B, 1), ones (B,))``.
+    """
+
+    def __init__(self, ids, frames, lengths, labels):
+        self.id = ids
+        self.frames = frames
+        self.lengths = lengths
+        self.labels = labels
+
+    @property
+    def feats(self):
+        """``(frames, relative lengths)``, lengths in ``(0, 1]`` of the padded axis."""
+        return self.frames, self.lengths
+
+    @property
+    def word_encoded(self):
+        """``(labels (B, 1), ones)``."""
+        return self.labels, torch.ones(len(self.id), device=self.labels.device)
+
+    def to(self, device, non_blocking=True):
+        """Move the tensors to ``device``; returns self."""
+        for name in ("frames", "lengths", "labels"):
+            setattr(self, name, getattr(self, name).to(device, non_blocking=non_blocking))
+        return self
+
+    def pin_memory(self):
+        """Pin the tensors (DataLoader ``pin_memory=True``)."""
+        for name in ("frames", "lengths", "labels"):
+            setattr(self, name, getattr(self, name).pin_memory())
+        return self
+
+    def __len__(self):
+        return len(self.id)
+
+
+class FrameCollate:
+    """Collate items ``{"id", "index", "word_encoded"}`` into a :class:`FrameBatch`.
+
+    The frames of segment number ``index`` of ``store`` are gathered and
+    zero-padded in one indexing operation
+    (:func:`speechbrain_align.speech.pairs.gather_padded`).
+
+    Example
+    -------
+    >>> from speechbrain_align.speech.features import FeatureStore
+    >>> store = FeatureStore(["a", "b"], [0, 1, 5], torch.arange(10.).view(5, 2))
+    >>> items = [{"id": "b", "index": 1, "word_encoded": torch.LongTensor([0])},
+    ...          {"id": "a", "index": 0, "word_encoded": torch.LongTensor([1])}]
+    >>> batch = FrameCollate(store)(items)
+    >>> batch.frames.shape, batch.lengths.tolist(), batch.labels.tolist()
+    (torch.Size([2, 4, 2]), [1.0, 0.25], [[0], [1]])
+    """
+
+    def __init__(self, store):
+        self.store = store
+
+    def __call__(self, items):
+        from speechbrain_align.speech.pairs import gather_padded
+
+        frames, lengths = gather_padded(self.store, [item["index"] for item in items])
+        relative = lengths.float() / frames.shape[1]
+        labels = torch.stack([item["word_encoded"] for item in items])
+        return FrameBatch([item["id"] for item in items], frames, relative, labels)
+
+
+def bucket_order(lengths, batch_size, seed=0):
+    """Shuffled batches of similar lengths (less padding per batch).
+
+    Segments are sorted by length with random tie-breaking, cut into batches
+    of ``batch_size`` consecutive segments, and the batches are shuffled.
+
+    Returns
+    -------
+    list of list of int
+        Batches of positions into ``lengths``.
+
+    Example
+    -------
+    >>> batches = bucket_order([5, 1, 4, 2, 3, 6], 2, seed=0)
+    >>> sorted(sorted(b) for b in batches)
+    [[0, 5], [1, 3], [2, 4]]
+    """
+    rng = np.random.default_rng(seed)
+    lengths = np.asarray(lengths)
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class BucketBatchSampler(torch.utils.data.Sampler):
+    """Batch sampler yielding :func:`bucket_order` batches, reshuffled each epoch.
+
+    The epoch number (from SpeechBrain's ``set_epoch`` hook, else a counter)
+    seeds the shuffle, so a resumed run sees the same batches.
+
+    Example
+    -------
+    >>> sampler = BucketBatchSampler([3, 1, 2, 8], batch_size=2)
+    >>> sorted(len(b) for b in sampler), len(sampler)
+    ([2, 2], 2)
+    """
+
+    def __init__(self, lengths, batch_size, seed=0):
+        self.lengths = list(lengths)
+        self.batch_size = int(batch_size)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Select the shuffle of ``epoch`` (called by SpeechBrain's Brain)."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        batches = bucket_order(self.lengths, self.batch_size, self.seed + self.epoch)
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self):
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+
+def frame_stores(hparams, progress=True):
+    """Cached, normalised feature stores of the three manifests.
+
+    Uses :func:`speechbrain_align.speech.speech2vec_brain.prepare_stores`
+    (computed once per manifest and feature options by the main process,
+    cached under ``feature_cache``, normalised with the train statistics) and
+    saves the extractor with its statistics to
+    ``<save_folder>/feature_extractor.json`` for inference.
+
+    Returns
+    -------
+    dict split -> FeatureStore
+    """
+    from speechbrain_align.speech.speech2vec_brain import prepare_stores
+
+    missing = [k for k in ("feature_extractor", "feature_cache") if k not in hparams]
+    if missing:
+        raise ValueError(
+            f"hparams lack {missing}: input_type 'frames' needs a FeatureExtractor "
+            "(feature_extractor) and a cache folder (feature_cache), see "
+            "recipes/Bible/classification/hparams/bilstm.yaml"
+        )
+    manifests = [hparams[f"{split}_csv"] for split in SPLITS]
+    stores, _, extractor = prepare_stores(hparams, manifests, progress)
+    extractor.save(os.path.join(hparams["save_folder"], "feature_extractor.json"))
+    return dict(zip(SPLITS, stores))
+
+
 def cache_images(rows, path, n_mels=128, size=32):
     """Resized log-Mel images of ``rows``' segments, cached in an ``.npz`` file.
 
@@ -214,7 +371,7 @@ def cache_images(rows, path, n_mels=128, size=32):
     return dict(zip(ids, images))
 
 
-def dataio_prepare(hparams, classes):
+def dataio_prepare(hparams, classes, stores=None):
     """Build the train/valid/test ``DynamicItemDataset`` s and the label encoder.
 
     Arguments
@@ -226,6 +383,11 @@ def dataio_prepare(hparams, classes):
         ``image_size``.
     classes : list of str
         Word classes (rows of other words are dropped).
+    stores : dict split -> FeatureStore, optional
+        For ``input_type: frames`` (see :func:`frame_stores`); items then
+        carry the segment's ``index`` in its split's store (batch them with
+        :class:`FrameCollate`). Segments missing from a store (skipped by the
+        feature extraction) are dropped with a counted warning.
 
     Returns
     -------
@@ -241,6 +403,17 @@ def dataio_prepare(hparams, classes):
     datasets = {}
     for split in SPLITS:
         rows = [r for r in read_segment_manifest(hparams[f"{split}_csv"]) if r["word"] in class_set]
+        if hparams["input_type"] == "frames":
+            if stores is None:
+                raise ValueError("input_type 'frames' needs the feature stores (frame_stores)")
+            index = stores[split].index
+            missing = [r for r in rows if r["ID"] not in index]
+            if missing:
+                logger.warning(
+                    "%s: %d segment(s) without features dropped (first %r)",
+                    hparams[f"{split}_csv"], len(missing), missing[0]["ID"],
+                )
+                rows = [r for r in rows if r["ID"] in index]
         if not rows:
             raise ManifestError(
                 f"{hparams[f'{split}_csv']}: no segment of the {len(classes)} classes"
@@ -249,6 +422,11 @@ def dataio_prepare(hparams, classes):
             r["ID"]: {k: r[k] for k in ("wav", "start", "stop", "duration", "word", "spk_id")}
             for r in rows
         }
+        if hparams["input_type"] == "frames":
+            for r in rows:
+                i = index[r["ID"]]
+                data[r["ID"]]["index"] = i
+                data[r["ID"]]["frames"] = int(stores[split].lengths[i])
         dataset = DynamicItemDataset(data)
 
         if hparams["input_type"] == "image":
@@ -267,14 +445,7 @@ def dataio_prepare(hparams, classes):
             dataset.add_dynamic_item(image_pipeline)
             keys = ["id", "image", "word_encoded"]
         else:
-
-            @sb.utils.data_pipeline.takes("wav", "start", "stop")
-            @sb.utils.data_pipeline.provides("sig")
-            def audio_pipeline(wav, start, stop):
-                return torch.from_numpy(load_segment(wav, start, stop))
-
-            dataset.add_dynamic_item(audio_pipeline)
-            keys = ["id", "sig", "word_encoded"]
+            keys = ["id", "index", "word_encoded"]
 
         @sb.utils.data_pipeline.takes("word")
         @sb.utils.data_pipeline.provides("word_encoded")
@@ -344,7 +515,10 @@ def run_classification(hparams_file, run_opts=None, overrides=None):
     }
     for split, rep in reports.items():
         logger.info("%s: %s", split, rep)
-    datasets = dataio_prepare(hparams, classes)
+    stores = None
+    if hparams["input_type"] == "frames":
+        stores = frame_stores(hparams, progress=not (run_opts or {}).get("noprogressbar", False))
+    datasets = dataio_prepare(hparams, classes, stores)
 
     brain = ClassifierBrain(
         modules=hparams["modules"],
@@ -353,20 +527,41 @@ def run_classification(hparams_file, run_opts=None, overrides=None):
         run_opts=run_opts or {},
         checkpointer=hparams["checkpointer"],
     )
-    train_kwargs = dict(hparams["dataloader_options"])
-    if hparams.get("sorting", "random") != "random":
+    loader_kwargs = {
+        split: dict(hparams["dataloader_options" if split == "train" else "test_dataloader_options"])
+        for split in SPLITS
+    }
+    if stores is not None:
+        for split in SPLITS:
+            loader_kwargs[split]["collate_fn"] = FrameCollate(stores[split])
+    sorting = hparams.get("sorting", "random")
+    if sorting not in ("random", "ascending", "descending", "buckets"):
+        raise ValueError(
+            f"hparams sorting={sorting!r}: use random, ascending, descending or buckets"
+        )
+    train_kwargs = loader_kwargs["train"]
+    if sorting != "random":
         train_kwargs["shuffle"] = False
+    if sorting == "buckets":
+        train_set = datasets["train"]
+        durations = [train_set.data[i]["duration"] for i in train_set.data_ids]
+        sampler = BucketBatchSampler(
+            durations, train_kwargs.pop("batch_size", 1), seed=hparams["seed"]
+        )
+        train_kwargs.pop("shuffle", None)
+        train_kwargs["batch_sampler"] = sampler
+        brain.train_sampler = sampler  # Brain calls set_epoch(epoch) on it
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets["valid"],
         train_loader_kwargs=train_kwargs,
-        valid_loader_kwargs=hparams["test_dataloader_options"],
+        valid_loader_kwargs=loader_kwargs["valid"],
     )
     brain.evaluate(
         datasets["test"],
         min_key="error",
-        test_loader_kwargs=hparams["test_dataloader_options"],
+        test_loader_kwargs=loader_kwargs["test"],
     )
     predictions = brain.test_predictions
     correct = sum(p == t for p, t in predictions.values())

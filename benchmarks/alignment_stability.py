@@ -30,7 +30,8 @@ import time
 import numpy as np
 import torch
 
-from speechbrain_align.alignment.pipeline import align, evaluate_mapping, split_dictionary
+from speechbrain_align.alignment.pipeline import align, dictionary_indices, evaluate_mapping
+from speechbrain_align.dataio.dictionaries import split_dictionary
 from speechbrain_align.dataio.vectors import Embeddings, load_binary, save_binary
 from speechbrain_align.utils.files import atomic_write, write_json
 
@@ -118,7 +119,9 @@ def main(argv=None):
         src, tgt = skipgram_spaces(args.corpus, args.out, args.vocab, args.dim)
     pairs = identity_pairs(src, tgt)
     pairs = pairs[pairs[:, 0] < args.dico_top]
-    train, test = split_dictionary(pairs, 0.5, seed=0)
+    shared = [(src.words[i], tgt.words[j]) for i, j in pairs]
+    train, test = (dictionary_indices(part, src.words, tgt.words, "shared words")
+                   for part in split_dictionary(shared, 0.5, seed=0))
     logger.info("%d x %d words, %d shared (%d train, %d test pairs)",
                 len(src), len(tgt), len(pairs), len(train), len(test))
 

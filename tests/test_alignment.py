@@ -21,13 +21,16 @@ from speechbrain_align.alignment.pipeline import (
     evaluate_mapping,
     load_mapping,
     load_vector_pair,
-    read_dictionary,
     save_mapping,
-    split_dictionary,
 )
 from speechbrain_align.alignment.procrustes import procrustes
 from speechbrain_align.alignment.refinement import refine
 from speechbrain_align.alignment.synthetic import synthetic_pair
+from speechbrain_align.dataio.dictionaries import (
+    DictionaryError,
+    read_muse_dictionary,
+    split_dictionary,
+)
 from speechbrain_align.dataio.vectors import Embeddings, write_vec
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -96,7 +99,9 @@ def test_criterion_higher_for_true_mapping_than_random(easy_pair):
 
 def test_supervised_solves_easy_pair_and_test_is_held_out(easy_pair):
     src, tgt, _, gold = easy_pair
-    train, test = split_dictionary(gold, 0.5, seed=0)
+    gold_words = [(src.words[i], tgt.words[j]) for i, j in gold]
+    train, test = (dictionary_indices(part, src.words, tgt.words)
+                   for part in split_dictionary(gold_words, 0.5, seed=0))
     assert not set(train[:, 0]) & set(test[:, 0])
     w, log = align(src, tgt, "supervised", train_pairs=train)
     res = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
@@ -166,10 +171,10 @@ def test_bad_inputs_are_named(tmp_path):
     dico = tmp_path / "d.txt"
     dico.write_text("p\tq\nr\ts\n")
     with pytest.raises(AlignmentError, match=r"d\.txt: no pair has both words"):
-        dictionary_indices(read_dictionary(dico), ["x", "y"], ["x", "y"], str(dico))
+        dictionary_indices(read_muse_dictionary(dico), ["x", "y"], ["x", "y"], str(dico))
     dico.write_text("x\ty\nonly-one\n")
-    with pytest.raises(AlignmentError, match=r"d\.txt:2: expected"):
-        read_dictionary(dico)
+    with pytest.raises(DictionaryError, match=r"d\.txt:2: expected"):
+        read_muse_dictionary(dico)
     with pytest.raises(AlignmentError, match="method"):
         align(np.eye(3), np.eye(3), "magic")
     with pytest.raises(AlignmentError, match="train_pairs"):

@@ -337,30 +337,6 @@ def load_mapping(path):
     return w.astype(np.float32)
 
 
-def read_dictionary(path):
-    """Word pairs from a ``source<TAB>target`` (or space separated) file.
-
-    Blank lines are skipped; any other line without exactly two fields is an
-    error naming the file and line.
-    """
-    pairs = []
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as err:
-        raise AlignmentError(f"{path}: cannot open dictionary ({err})") from err
-    with handle:
-        for line_no, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2:
-                raise AlignmentError(
-                    f"{path}:{line_no}: expected 'source<TAB>target', got {line.strip()[:60]!r}"
-                )
-            pairs.append((fields[0], fields[1]))
-    return pairs
-
-
 def dictionary_indices(pairs, src_words, tgt_words, name="dictionary"):
     """Map word pairs to row indices; pairs outside a vocabulary are skipped (counted).
 
@@ -386,27 +362,6 @@ def dictionary_indices(pairs, src_words, tgt_words, name="dictionary"):
         logger.warning("%s: %d of %d pairs have a word outside the vocabularies; skipped",
                        name, len(pairs) - len(idx), len(pairs))
     return np.asarray(idx, dtype=np.int64)
-
-
-def split_dictionary(pairs, test_fraction=0.2, seed=0):
-    """Split index pairs into train/test by source word (no source in both).
-
-    Example
-    -------
-    >>> p = np.array([[0, 0], [0, 1], [1, 1], [2, 2], [3, 3]])
-    >>> tr, te = split_dictionary(p, 0.5, seed=1)
-    >>> set(tr[:, 0]) & set(te[:, 0])
-    set()
-    >>> len(tr) + len(te)
-    5
-    """
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    sources = np.unique(pairs[:, 0])
-    rng = np.random.default_rng(seed)
-    n_test = int(round(test_fraction * len(sources)))
-    test_src = set(rng.permutation(sources)[:n_test].tolist())
-    in_test = np.array([s in test_src for s in pairs[:, 0]], dtype=bool)
-    return pairs[~in_test], pairs[in_test]
 
 
 def precision_at_k(mapped_src, tgt, pairs, method="csls", k=1, csls_k=10):

@@ -26,8 +26,11 @@ from speechbrain_align.alignment.pipeline import (
     dictionary_indices,
     evaluate_mapping,
     load_vector_pair,
-    read_dictionary,
     save_mapping,
+)
+from speechbrain_align.dataio.dictionaries import (
+    filter_to_vocabularies,
+    read_muse_dictionary,
     split_dictionary,
 )
 from speechbrain_align.utils.files import write_json
@@ -50,24 +53,25 @@ def main(argv):
         overrides=overrides,
     )
     train_pairs = test_pairs = None
+
+    def indices(pairs, name):
+        return dictionary_indices(pairs, src.words, tgt.words, name)
+
     if hparams.get("dico_eval"):
-        eval_pairs = dictionary_indices(
-            read_dictionary(hparams["dico_eval"]), src.words, tgt.words, hparams["dico_eval"]
-        )
+        name = hparams["dico_eval"]
         if hparams.get("dico_train"):
-            train_pairs = dictionary_indices(
-                read_dictionary(hparams["dico_train"]), src.words, tgt.words,
-                hparams["dico_train"],
-            )
-            test_pairs = eval_pairs
+            train_pairs = indices(read_muse_dictionary(hparams["dico_train"]),
+                                  hparams["dico_train"])
+            test_pairs = indices(read_muse_dictionary(name), name)
         else:
-            train_pairs, test_pairs = split_dictionary(
-                eval_pairs, hparams["dico_test_fraction"], hparams["dico_split_seed"]
+            # split the usable pairs by source word (no source in both parts)
+            usable = filter_to_vocabularies(read_muse_dictionary(name), src.index, tgt.index, name)
+            train, test = split_dictionary(
+                usable, hparams["dico_test_fraction"], hparams["dico_split_seed"]
             )
+            train_pairs, test_pairs = indices(train, name), indices(test, name)
     elif hparams.get("dico_train"):
-        train_pairs = dictionary_indices(
-            read_dictionary(hparams["dico_train"]), src.words, tgt.words, hparams["dico_train"]
-        )
+        train_pairs = indices(read_muse_dictionary(hparams["dico_train"]), hparams["dico_train"])
     method = hparams["method"]
     if method == "supervised" and train_pairs is None:
         raise AlignmentError(f"{hparams_file}: method supervised needs dico_train or dico_eval")

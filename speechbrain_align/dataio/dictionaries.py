@@ -37,11 +37,12 @@ class DictionaryError(ValueError):
 # ---------------------------------------------------------------------------
 
 
-def read_muse_dictionary(path, lowercase=True, on_error="raise"):
+def read_muse_dictionary(path, lowercase=True, on_error="raise", unique=True):
     """Read a MUSE dictionary into a list of ``(source, target)`` pairs.
 
     Each non-blank line is ``source<TAB>target`` or, without a tab, two
-    whitespace-separated words. Repeated pairs are kept once (file order).
+    whitespace-separated words. Repeated pairs are kept once (file order)
+    unless ``unique`` is False.
 
     Arguments
     ---------
@@ -86,7 +87,7 @@ def read_muse_dictionary(path, lowercase=True, on_error="raise"):
                     src, tgt = fields
                     if lowercase:
                         src, tgt = normalize_text(src), normalize_text(tgt)
-                    if (src, tgt) not in seen:
+                    if not unique or (src, tgt) not in seen:
                         seen.add((src, tgt))
                         pairs.append((src, tgt))
                     continue

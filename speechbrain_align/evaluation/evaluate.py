@@ -26,8 +26,10 @@ import sys
 
 import numpy as np
 
+from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.dataio.dictionaries import (
     DictionaryError,
+    group_by_source,
     read_muse_dictionary,
     read_synonyms,
 )
@@ -49,37 +51,6 @@ logger = logging.getLogger(__name__)
 
 class EvaluationError(ValueError):
     """Unusable evaluation input; the message names the file (and line)."""
-
-
-def normalize_space(vectors, steps):
-    """Apply named normalisation steps (``unit``, ``center``, ``unitdim``, ``none``).
-
-    Uses :func:`speechbrain_align.alignment.normalization.normalize_embeddings`.
-
-    Example
-    -------
-    >>> normalize_space(np.array([[3.0, 4.0]]), ["unit"]).tolist()
-    [[0.6000000238418579, 0.800000011920929]]
-    """
-    try:
-        from speechbrain_align.alignment.normalization import normalize_embeddings
-    except ImportError:  # pragma: no cover - that module ships with the package
-        normalize_embeddings = _normalize_fallback
-    return normalize_embeddings(vectors, list(steps))
-
-
-def _normalize_fallback(vectors, steps):
-    x = np.array(vectors, dtype=np.float32, copy=True)
-    for step in steps:
-        if step == "unit":
-            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        elif step == "center":
-            x -= x.mean(axis=0, keepdims=True)
-        elif step == "unitdim":
-            x /= np.maximum(np.linalg.norm(x, axis=0, keepdims=True), 1e-12)
-        elif step != "none":
-            raise ValueError(f"unknown normalisation step {step!r}")
-    return x
 
 
 def load_mapping_matrix(path, src_dim, tgt_dim):
@@ -110,24 +81,10 @@ def read_items(path):
     >>> read_items(p)
     [('7', 'yes'), ('7', 'yes'), ('3', 'no')]
     """
-    path = os.fspath(path)
-    items = []
     try:
-        handle = open(path, encoding="utf-8")
-    except OSError as err:
-        raise EvaluationError(f"{path}: cannot open ({err})") from err
-    with handle:
-        for line_no, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t") if "\t" in line else line.split()
-            if len(fields) != 2 or not all(f.strip() for f in fields):
-                raise EvaluationError(f"{path}:{line_no}: expected 'query_key<TAB>gold_word'")
-            items.append((fields[0].strip(), fields[1].strip()))
-    if not items:
-        raise EvaluationError(f"{path}: no item")
-    return items
+        return read_muse_dictionary(path, lowercase=False, unique=False)
+    except DictionaryError as err:
+        raise EvaluationError(f"{err} (items are 'query_key<TAB>gold_word' lines)") from err
 
 
 def _read_gold(task, path, lowercase):
@@ -141,10 +98,8 @@ def _read_gold(task, path, lowercase):
             raise EvaluationError(f"{path}: cannot read ({err})") from err
         if "\t" in first:  # word<TAB>syn1<TAB>syn2... (or word<TAB>syn pairs)
             return read_synonyms(path)
-        synonyms = {}
-        for word, syn in read_muse_dictionary(path, lowercase=lowercase):
-            synonyms.setdefault(word, set()).add(syn)
-        return synonyms
+        pairs = read_muse_dictionary(path, lowercase=lowercase)
+        return {word: set(syns) for word, syns in group_by_source(pairs).items()}
     return read_items(path)
 
 
@@ -161,8 +116,8 @@ def run(args):
     tgt = load_embeddings(args.tgt, max_vocab=args.max_vocab)
     logger.info("%s: %d x %d; %s: %d x %d", args.src, len(src), src.dim, args.tgt, len(tgt),
                 tgt.dim)
-    src = Embeddings(src.words, normalize_space(src.vectors, args.normalize), src.counts)
-    tgt = Embeddings(tgt.words, normalize_space(tgt.vectors, args.normalize), tgt.counts)
+    src = Embeddings(src.words, normalize_embeddings(src.vectors, args.normalize), src.counts)
+    tgt = Embeddings(tgt.words, normalize_embeddings(tgt.vectors, args.normalize), tgt.counts)
     mapping = None
     if args.mapping:
         mapping = load_mapping_matrix(args.mapping, src.dim, tgt.dim)

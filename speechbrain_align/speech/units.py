@@ -28,6 +28,7 @@ evaluation only, a per-unit table of majority word and purity
 import collections
 import csv
 import hashlib
+import inspect
 import logging
 import os
 
@@ -35,6 +36,7 @@ import numpy as np
 
 from speechbrain_align.dataio.manifest import ManifestError, group_by_utterance
 from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
+from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 from speechbrain_align.utils.files import (
     already_prepared,
     atomic_save,
@@ -360,14 +362,13 @@ def unit_sentences(rows, assignment):
 
 def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, seed=0,
              sample=1e-3):
-    """Skip-gram (word2vec sg=1) vectors with counts for token sequences.
+    """Skip-gram (word2vec sg=1) vectors with counts for unit-id sequences.
 
-    Uses ``speechbrain_align.text.skipgram.train_skipgram_on_sentences`` when
-    that module exists (and ``sample`` is its default or it accepts
-    ``sample``), else gensim directly (negative sampling, seeded; one worker
-    is needed for a bit-exact rerun). ``sample`` is word2vec's down-sampling
-    threshold of frequent tokens; with few distinct units (small ``K``) every
-    unit is "frequent", so use a lower value or 0 there.
+    :func:`speechbrain_align.text.skipgram.train_skipgram_on_sentences` with
+    defaults suited to units (every unit kept, more epochs, one worker so a
+    rerun is bit-exact). ``sample`` is word2vec's down-sampling threshold of
+    frequent tokens; with few distinct units (small ``K``) every unit is
+    "frequent", so use a lower value or 0 there.
 
     Example
     -------
@@ -375,33 +376,10 @@ def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, see
     >>> sorted(emb.words), emb.dim, int(emb.counts[emb.index["a"]])
     (['a', 'b', 'c'], 4, 10)
     """
-    try:
-        from speechbrain_align.text.skipgram import train_skipgram_on_sentences
-    except ImportError:
-        train_skipgram_on_sentences = None
-    if train_skipgram_on_sentences is not None:
-        import inspect
-
-        kwargs = dict(dim=dim, window=window, min_count=min_count, epochs=epochs,
-                      workers=workers, seed=seed)
-        accepts_sample = "sample" in inspect.signature(train_skipgram_on_sentences).parameters
-        if accepts_sample:
-            kwargs["sample"] = sample
-        if accepts_sample or sample == 1e-3:
-            return train_skipgram_on_sentences(sentences, **kwargs)
-    from gensim.models import Word2Vec
-
-    sentences = [list(s) for s in sentences if s]
-    if not sentences:
-        raise ValueError("skipgram: no non-empty sentences")
-    model = Word2Vec(
-        sentences=sentences, vector_size=int(dim), window=int(window),
-        min_count=int(min_count), sg=1, epochs=int(epochs), workers=int(workers),
-        seed=int(seed), sample=float(sample),
+    return train_skipgram_on_sentences(
+        sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
+        workers=workers, seed=seed, sample=sample, source="unit sentences",
     )
-    words = list(model.wv.index_to_key)
-    counts = [model.wv.get_vecattr(w, "count") for w in words]
-    return Embeddings(words, model.wv.vectors, counts)
 
 
 def train_unit_skipgram(
@@ -607,26 +585,25 @@ def _file_stamp(path):
     return [path, stat.st_size, stat.st_mtime_ns]
 
 
+# keyword options of train_unit_skipgram that run_unit_skipgram passes on (and
+# records in its skip-if-done stamp), with their defaults
+_TRAIN_OPTIONS = {
+    name: param.default
+    for name, param in inspect.signature(train_unit_skipgram).parameters.items()
+    if param.default is not inspect.Parameter.empty and name != "workers"
+}
+
+
 def run_unit_skipgram(
     manifest,
     output_folder,
     feature_source="logmel",
     n_units=1000,
-    dim=50,
-    window=5,
-    epochs=10,
-    min_count=1,
-    sample=1e-3,
-    pca_dim=None,
-    whiten=False,
-    niter=20,
-    nredo=1,
-    init="kmeans++",
-    seed=0,
     feature_workers=2,
     skipgram_workers=1,
     on_missing="error",
     progress=True,
+    **options,
 ):
     """Run the unit skip-gram on a manifest and write its outputs.
 
@@ -640,8 +617,18 @@ def run_unit_skipgram(
     ``assignment.csv`` (``ID,unit``), ``unit_table.csv`` (majority word and
     purity per unit, for evaluation) and ``summary.json`` (purity, units,
     word types covered). Returns a dict of these paths.
+
+    ``options`` are the k-means and skip-gram keywords of
+    :func:`train_unit_skipgram` (``dim``, ``window``, ``epochs``,
+    ``min_count``, ``sample``, ``pca_dim``, ``whiten``, ``niter``, ``nredo``,
+    ``init``, ``seed``), with its defaults.
     """
     from speechbrain_align.dataio.manifest import read_segment_manifest
+
+    unknown = sorted(set(options) - set(_TRAIN_OPTIONS))
+    if unknown:
+        raise TypeError(f"run_unit_skipgram: unknown option(s) {', '.join(unknown)}")
+    options = {**_TRAIN_OPTIONS, **options}
 
     os.makedirs(output_folder, exist_ok=True)
     paths = {
@@ -650,15 +637,13 @@ def run_unit_skipgram(
         "unit_table": os.path.join(output_folder, "unit_table.csv"),
         "summary": os.path.join(output_folder, "summary.json"),
     }
-    options = {
+    stamp = {
         "manifest": _file_stamp(manifest),
         "feature_source": feature_source if feature_source == "logmel" else _file_stamp(feature_source),
-        "n_units": n_units, "dim": dim, "window": window, "epochs": epochs,
-        "min_count": min_count, "sample": sample, "pca_dim": pca_dim, "whiten": whiten, "niter": niter,
-        "nredo": nredo, "init": init, "seed": seed,
+        "n_units": n_units, **options,
     }
     outputs = list(paths.values())
-    if already_prepared(outputs, options):
+    if already_prepared(outputs, stamp):
         logger.info("Unit skip-gram outputs in %s are up to date, skipping", output_folder)
         return paths
     rows = read_segment_manifest(manifest)
@@ -670,9 +655,7 @@ def run_unit_skipgram(
     else:
         rows, feats = load_segment_vectors(feature_source, rows, on_missing=on_missing)
     emb, assignment = train_unit_skipgram(
-        rows, feats, n_units, dim=dim, window=window, epochs=epochs, min_count=min_count,
-        sample=sample, pca_dim=pca_dim, whiten=whiten, niter=niter, nredo=nredo, init=init,
-        workers=skipgram_workers, seed=seed,
+        rows, feats, n_units, workers=skipgram_workers, **options
     )
     save_embeddings(emb, paths["vectors"])
     write_assignment(paths["assignment"], assignment)
@@ -680,7 +663,7 @@ def run_unit_skipgram(
     summary = clustering_purity(rows, assignment)
     summary.update({"n_units_requested": n_units, "n_unit_vectors": len(emb)})
     write_json(paths["summary"], summary)
-    mark_prepared(outputs, options)
+    mark_prepared(outputs, stamp)
     logger.info(
         "Unit skip-gram: %d units with vectors, purity %.3f, %d word types covered",
         len(emb), summary["purity"] or float("nan"), summary["n_word_types_covered"],

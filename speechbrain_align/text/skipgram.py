@@ -154,33 +154,28 @@ def train_skipgram_on_sentences(
     return Embeddings(words, model.wv.vectors.copy(), counts).sorted_by_count()
 
 
-def train_skipgram(
-    corpus_path,
-    dim=50,
-    window=5,
-    min_count=5,
-    epochs=5,
-    negative=5,
-    workers=2,
-    seed=1234,
-    sg=1,
-    alpha=0.05,
-    sample=1e-4,
-    max_vocab=None,
-):
+def train_skipgram(corpus_path, **options):
     """Train skip-gram vectors on a tokenised corpus file.
 
     The corpus is one sentence per line, tokens separated by spaces (as
     written by :func:`speechbrain_align.dataio.text.write_text_corpus`).
-    See :func:`train_skipgram_on_sentences` for the arguments; the result's
-    rows are sorted by frequency and keep gensim's vocabulary counts.
+    ``options`` are the keywords of :func:`train_skipgram_on_sentences`
+    (``dim``, ``window``, ``min_count``, ``epochs``, ``negative``,
+    ``workers``, ``seed``, ``sg``, ``alpha``, ``sample``, ``max_vocab``), with
+    its defaults; the result's rows are sorted by frequency and keep gensim's
+    vocabulary counts.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "corpus.txt")
+    >>> _ = open(p, "w").write("a b c\\nb c a\\n" * 10)
+    >>> emb = train_skipgram(p, dim=4, min_count=1, epochs=1, workers=1)
+    >>> emb.dim, emb.counts.tolist()
+    (4, [20, 20, 20])
     """
-    sentences = read_corpus_sentences(corpus_path)
-    return train_skipgram_on_sentences(
-        sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
-        negative=negative, workers=workers, seed=seed, sg=sg, alpha=alpha,
-        sample=sample, max_vocab=max_vocab, source=os.fspath(corpus_path),
-    )
+    options.setdefault("source", os.fspath(corpus_path))
+    return train_skipgram_on_sentences(read_corpus_sentences(corpus_path), **options)
 
 
 def nearest_neighbours(emb, word, k=5):

@@ -159,6 +159,35 @@ def _collect(utterances, policy, check_audio):
     return out
 
 
+def _read_files(paths, parse, what, on_error, check_audio, sort_key=None):
+    """Segments of the utterances that ``parse(path, policy)`` returns for each file.
+
+    A file whose parsing raises :class:`ManifestError` raises, or is skipped
+    and counted (``on_error``); the utterances are sorted by ``sort_key``
+    (when given), then validated by :func:`_collect`.
+    """
+    policy = _ErrorPolicy(on_error, what)
+    utts = []
+    for path in paths:
+        try:
+            utts.extend(parse(path, policy))
+        except ManifestError as err:
+            policy.total += 1
+            policy.fail(err)
+    if sort_key is not None:
+        utts.sort(key=sort_key)
+    segs = _collect(utts, policy, check_audio)
+    policy.report()
+    return segs
+
+
+def _find_files_or_fail(folder, suffixes, description):
+    files = find_files(folder, suffixes)
+    if not files:
+        raise AlignmentError(f"{folder}: no {description} files found")
+    return files
+
+
 # --------------------------------------------------------------------------
 # LibriSpeech alignment text files
 # --------------------------------------------------------------------------
@@ -249,16 +278,10 @@ def read_librispeech_alignment(
     -------
     list of Segment
     """
-    policy = _ErrorPolicy(on_error, "utterances")
-    try:
-        utts = _parse_librispeech_alignment(path, audio_root, ext, policy)
-    except ManifestError as err:
-        policy.total += 1
-        policy.fail(err)
-        utts = []
-    segs = _collect(utts, policy, check_audio)
-    policy.report()
-    return segs
+    return _read_files(
+        [path], lambda p, policy: _parse_librispeech_alignment(p, audio_root, ext, policy),
+        "utterances", on_error, check_audio,
+    )
 
 
 def find_files(folder, suffixes):
@@ -280,21 +303,11 @@ def read_librispeech_alignments(
     Segments come out ordered by speaker, chapter and utterance, so that the
     utterances of a chapter are contiguous.
     """
-    policy = _ErrorPolicy(on_error, "utterances/files")
-    utts = []
-    files = find_files(folder, [".alignment.txt"])
-    if not files:
-        raise AlignmentError(f"{folder}: no *.alignment.txt files found")
-    for path in files:
-        try:
-            utts.extend(_parse_librispeech_alignment(path, audio_root, ext, policy))
-        except ManifestError as err:
-            policy.total += 1
-            policy.fail(err)
-    utts.sort(key=lambda u: _natural_key(u.utt_id))
-    segs = _collect(utts, policy, check_audio)
-    policy.report()
-    return segs
+    files = _find_files_or_fail(folder, [".alignment.txt"], "*.alignment.txt")
+    return _read_files(
+        files, lambda p, policy: _parse_librispeech_alignment(p, audio_root, ext, policy),
+        "utterances/files", on_error, check_audio, sort_key=lambda u: _natural_key(u.utt_id),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -346,16 +359,10 @@ def read_textgrid(
     """
     if utt_id is None:
         utt_id = _textgrid_stem(path)
-    policy = _ErrorPolicy(on_error, "TextGrid files")
-    try:
-        utts = [_textgrid_utterance(path, wav, spk_id, utt_id, tier)]
-    except ManifestError as err:
-        policy.total += 1
-        policy.fail(err)
-        utts = []
-    segs = _collect(utts, policy, check_audio)
-    policy.report()
-    return segs
+    return _read_files(
+        [path], lambda p, _: [_textgrid_utterance(p, wav, spk_id, utt_id, tier)],
+        "TextGrid files", on_error, check_audio,
+    )
 
 
 def _textgrid_stem(path):
@@ -415,23 +422,15 @@ def read_textgrids(
     tier, on_error, check_audio
         As in :func:`read_textgrid`.
     """
-    policy = _ErrorPolicy(on_error, "TextGrid files")
-    files = find_files(folder, [".TextGrid", ".textgrid"])
-    if not files:
-        raise AlignmentError(f"{folder}: no *.TextGrid files found")
-    utts = []
-    for path in files:
+    files = _find_files_or_fail(folder, [".TextGrid", ".textgrid"], "*.TextGrid")
+
+    def parse(path, _):
         utt_id = _textgrid_stem(path)
-        try:
-            wav, spk_id = _textgrid_wav_speaker(path, utt_id, folder, audio_root, wav_for, spk_for)
-            utts.append(_textgrid_utterance(path, wav, spk_id, utt_id, tier))
-        except ManifestError as err:
-            policy.total += 1
-            policy.fail(err)
-    utts.sort(key=lambda u: _natural_key(u.utt_id))
-    segs = _collect(utts, policy, check_audio)
-    policy.report()
-    return segs
+        wav, spk_id = _textgrid_wav_speaker(path, utt_id, folder, audio_root, wav_for, spk_for)
+        return [_textgrid_utterance(path, wav, spk_id, utt_id, tier)]
+
+    return _read_files(files, parse, "TextGrid files", on_error, check_audio,
+                       sort_key=lambda u: _natural_key(u.utt_id))
 
 
 # --------------------------------------------------------------------------
@@ -584,17 +583,10 @@ def read_timit_wrd(
     (``fvmh0_sa1``: sentence ids repeat across speakers). Words that overlap
     their neighbour (TIMIT words can share a boundary phone) are kept as given.
     """
-    policy = _ErrorPolicy(on_error, "TIMIT files")
-    try:
-        utt = _timit_utterance(path, wav, spk_id, utt_id, sample_rate)
-        utts = [utt]
-    except ManifestError as err:
-        policy.total += 1
-        policy.fail(err)
-        utts = []
-    segs = _collect(utts, policy, check_audio)
-    policy.report()
-    return segs
+    return _read_files(
+        [path], lambda p, _: [_timit_utterance(p, wav, spk_id, utt_id, sample_rate)],
+        "TIMIT files", on_error, check_audio,
+    )
 
 
 def _timit_utterance(path, wav, spk_id, utt_id, sample_rate):
@@ -634,23 +626,14 @@ def read_timit(folder, on_error="raise", check_audio=True, drop_sa=False):
     on_error, check_audio
         As in :func:`read_librispeech_alignment`.
     """
-    policy = _ErrorPolicy(on_error, "TIMIT files")
-    files = find_files(folder, [".wrd", ".WRD"])
-    if not files:
-        raise AlignmentError(f"{folder}: no .wrd files found")
-    utts = []
-    for path in files:
-        if drop_sa and os.path.basename(path).lower().startswith("sa"):
-            continue
-        try:
-            utts.append(_timit_utterance(path, None, None, None, 16000))
-        except ManifestError as err:
-            policy.total += 1
-            policy.fail(err)
-    utts.sort(key=lambda u: (u.spk_id, _natural_key(u.utt_id)))
-    segs = _collect(utts, policy, check_audio)
-    policy.report()
-    return segs
+    files = _find_files_or_fail(folder, [".wrd", ".WRD"], ".wrd")
+    if drop_sa:
+        files = [p for p in files if not os.path.basename(p).lower().startswith("sa")]
+    return _read_files(
+        files, lambda p, _: [_timit_utterance(p, None, None, None, 16000)],
+        "TIMIT files", on_error, check_audio,
+        sort_key=lambda u: (u.spk_id, _natural_key(u.utt_id)),
+    )
 
 
 # --------------------------------------------------------------------------

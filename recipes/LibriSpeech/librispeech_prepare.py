@@ -31,8 +31,7 @@ from speechbrain_align.dataio.alignments import (
     read_librispeech_alignments,
     read_textgrids,
 )
-from speechbrain_align.dataio.manifest import write_segment_manifest
-from speechbrain_align.utils.files import already_prepared, mark_prepared
+from speechbrain_align.dataio.prepare import prepare_split_manifests
 
 logger = logging.getLogger(__name__)
 
@@ -133,40 +132,31 @@ def prepare_librispeech(
     dict mapping ``train``/``valid``/``test`` to the manifest path written.
     """
     groups = {"train": list(tr_splits), "valid": list(dev_splits), "test": list(te_splits)}
-    outputs = {
-        name: os.path.join(save_folder, f"{name}.csv") for name, splits in groups.items() if splits
-    }
-    if skip_prep:
-        return outputs
     data_folder = os.path.abspath(data_folder)  # manifests hold absolute paths
     if alignments_folder:
         alignments_folder = os.path.abspath(alignments_folder)
     options = {
-        "data_folder": os.path.abspath(data_folder),
-        "alignments_folder": os.path.abspath(alignments_folder) if alignments_folder else None,
+        "data_folder": data_folder,
+        "alignments_folder": alignments_folder or None,
         "splits": groups,
         "alignment_format": alignment_format,
         "on_error": on_error,
         "check_audio": check_audio,
     }
-    if outputs and already_prepared(list(outputs.values()), options):
-        logger.info("%s: manifests already prepared, skipping", save_folder)
-        return outputs
-    # Read everything before writing anything: a bad split leaves no manifest.
-    parts = {}
-    for name in outputs:
-        parts[name] = []
-        for split in groups[name]:
-            parts[name].extend(
-                read_split(data_folder, split, alignments_folder, alignment_format,
-                           on_error, check_audio)
-            )
-    for name, segs in parts.items():
-        count = write_segment_manifest(segs, outputs[name])
-        logger.info("wrote %s (%d word segments)", outputs[name], count)
-    if outputs:
-        mark_prepared(list(outputs.values()), options)
-    return outputs
+    names = [name for name, splits in groups.items() if splits]
+
+    def build():
+        return {
+            name: [
+                seg
+                for split in groups[name]
+                for seg in read_split(data_folder, split, alignments_folder, alignment_format,
+                                      on_error, check_audio)
+            ]
+            for name in names
+        }
+
+    return prepare_split_manifests(save_folder, options, build, names, skip_prep)
 
 
 def main(argv=None):

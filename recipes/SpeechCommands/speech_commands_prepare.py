@@ -20,9 +20,9 @@ import logging
 import os
 
 from speechbrain_align.dataio.alignments import read_isolated_words, split_speakers_by_hash
-from speechbrain_align.dataio.manifest import ManifestError, write_segment_manifest
+from speechbrain_align.dataio.manifest import ManifestError
+from speechbrain_align.dataio.prepare import SPLITS, prepare_split_manifests
 from speechbrain_align.dataio.textgrid import read_text_file
-from speechbrain_align.utils.files import already_prepared, mark_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -79,44 +79,36 @@ def prepare_speech_commands(
     -------
     dict ``train``/``valid``/``test`` -> manifest path.
     """
-    outputs = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
-    if skip_prep:
-        return outputs
     data_folder = os.path.abspath(data_folder)  # manifests hold absolute paths
     valid_list = os.path.join(data_folder, "validation_list.txt")
     test_list = os.path.join(data_folder, "testing_list.txt")
     official = use_official_lists and os.path.isfile(valid_list) and os.path.isfile(test_list)
     options = {
-        "data_folder": os.path.abspath(data_folder),
+        "data_folder": data_folder,
         "words": None if words is None else list(words),
         "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "official_lists": official,
         "on_error": on_error,
     }
-    if already_prepared(list(outputs.values()), options):
-        logger.info("%s: manifests already prepared, skipping", save_folder)
-        return outputs
-    segs = read_isolated_words(data_folder, words=words, on_error=on_error)
-    if official:
-        valid_keys, test_keys = read_split_list(valid_list), read_split_list(test_list)
-        split_of = {
-            s.ID: "valid" if _key(s) in valid_keys else "test" if _key(s) in test_keys else "train"
-            for s in segs
-        }
-    else:
-        spk_split = split_speakers_by_hash(
-            sorted({s.spk_id for s in segs}), valid_fraction, test_fraction
-        )
-        split_of = {s.ID: spk_split[s.spk_id] for s in segs}
-    for name in outputs:
-        part = [s for s in segs if split_of[s.ID] == name]
-        write_segment_manifest(part, outputs[name])
-        logger.info(
-            "%s: %d clips, %d speakers", outputs[name], len(part), len({s.spk_id for s in part})
-        )
-    mark_prepared(list(outputs.values()), options)
-    return outputs
+
+    def build():
+        segs = read_isolated_words(data_folder, words=words, on_error=on_error)
+        if official:
+            valid_keys, test_keys = read_split_list(valid_list), read_split_list(test_list)
+            split_of = {
+                s.ID: "valid" if _key(s) in valid_keys else "test" if _key(s) in test_keys
+                else "train"
+                for s in segs
+            }
+        else:
+            spk_split = split_speakers_by_hash(
+                sorted({s.spk_id for s in segs}), valid_fraction, test_fraction
+            )
+            split_of = {s.ID: spk_split[s.spk_id] for s in segs}
+        return {name: [s for s in segs if split_of[s.ID] == name] for name in SPLITS}
+
+    return prepare_split_manifests(save_folder, options, build, skip_prep=skip_prep)
 
 
 def main(argv=None):

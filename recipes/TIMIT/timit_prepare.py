@@ -20,8 +20,7 @@ import os
 import random
 
 from speechbrain_align.dataio.alignments import read_timit
-from speechbrain_align.dataio.manifest import write_segment_manifest
-from speechbrain_align.utils.files import already_prepared, mark_prepared
+from speechbrain_align.dataio.prepare import prepare_split_manifests
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +93,9 @@ def prepare_timit(
     -------
     dict ``train``/``valid``/``test`` -> manifest path.
     """
-    outputs = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
-    if skip_prep:
-        return outputs
     data_folder = os.path.abspath(data_folder)  # manifests hold absolute paths
     options = {
-        "data_folder": os.path.abspath(data_folder),
+        "data_folder": data_folder,
         "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "seed": seed,
@@ -107,36 +103,29 @@ def prepare_timit(
         "on_error": on_error,
         "check_audio": check_audio,
     }
-    if already_prepared(list(outputs.values()), options):
-        logger.info("%s: manifests already prepared, skipping", save_folder)
-        return outputs
-    train_dir, test_dir = find_subfolder(data_folder, "train"), find_subfolder(data_folder, "test")
-    kwargs = {"on_error": on_error, "check_audio": check_audio, "drop_sa": drop_sa}
-    if train_dir and test_dir:
-        train = read_timit(train_dir, **kwargs)
-        test = read_timit(test_dir, **kwargs)
-    else:
-        train = read_timit(data_folder, **kwargs)
+
+    def build():
+        train_dir = find_subfolder(data_folder, "train")
+        test_dir = find_subfolder(data_folder, "test")
+        kwargs = {"on_error": on_error, "check_audio": check_audio, "drop_sa": drop_sa}
+        if train_dir and test_dir:
+            train = read_timit(train_dir, **kwargs)
+            test = read_timit(test_dir, **kwargs)
+        else:
+            train = read_timit(data_folder, **kwargs)
+            speakers = sorted({s.spk_id for s in train})
+            test_spk = set(pick_speakers(speakers, _count(test_fraction, len(speakers)), seed))
+            test = [s for s in train if s.spk_id in test_spk]
+            train = [s for s in train if s.spk_id not in test_spk]
         speakers = sorted({s.spk_id for s in train})
-        test_spk = set(pick_speakers(speakers, _count(test_fraction, len(speakers)), seed))
-        test = [s for s in train if s.spk_id in test_spk]
-        train = [s for s in train if s.spk_id not in test_spk]
-    speakers = sorted({s.spk_id for s in train})
-    valid_spk = set(pick_speakers(speakers, _count(valid_fraction, len(speakers)), seed + 1))
-    parts = {
-        "train": [s for s in train if s.spk_id not in valid_spk],
-        "valid": [s for s in train if s.spk_id in valid_spk],
-        "test": test,
-    }
-    for name, segs in parts.items():
-        write_segment_manifest(segs, outputs[name])
-        logger.info(
-            "%s: %d word segments, %d utterances, %d speakers",
-            outputs[name], len(segs), len({s.utt_id for s in segs}),
-            len({s.spk_id for s in segs}),
-        )
-    mark_prepared(list(outputs.values()), options)
-    return outputs
+        valid_spk = set(pick_speakers(speakers, _count(valid_fraction, len(speakers)), seed + 1))
+        return {
+            "train": [s for s in train if s.spk_id not in valid_spk],
+            "valid": [s for s in train if s.spk_id in valid_spk],
+            "test": test,
+        }
+
+    return prepare_split_manifests(save_folder, options, build, skip_prep=skip_prep)
 
 
 def main(argv=None):

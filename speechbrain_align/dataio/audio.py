@@ -37,11 +37,15 @@ def audio_info(path):
 
 @functools.lru_cache(maxsize=65536)
 def _audio_info(path, size, mtime_ns):
+    """Cached worker of :func:`audio_info`."""
     try:
         info = soundfile.info(path)
     except Exception as err:  # soundfile raises several types
         raise AudioError(f"{path}: unreadable audio ({err})") from err
     return info.samplerate, info.frames
+
+
+audio_info.cache_clear = _audio_info.cache_clear
 
 
 def _warn_rate_once(path, rate):

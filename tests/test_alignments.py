@@ -52,9 +52,9 @@ def write_audio(path, seconds, rate=16000, fmt=None):
 def fresh_rate_warnings(monkeypatch):
     """Forget which sample rates audio.py has already warned about."""
     monkeypatch.setattr(audio_mod, "_warned_rates", set())
-    audio_mod._audio_info.cache_clear()
+    audio_mod.audio_info.cache_clear()
     yield
-    audio_mod._audio_info.cache_clear()
+    audio_mod.audio_info.cache_clear()
 
 
 # ---------------------------------------------------------------- LibriSpeech
@@ -115,7 +115,7 @@ def test_librispeech_count_mismatch_names_file_and_line(libri_tree, caplog):
 def test_librispeech_missing_audio_names_file(libri_tree, caplog):
     root, align = libri_tree
     os.remove(root / "84" / "121123" / "84-121123-0001.flac")
-    audio_mod._audio_info.cache_clear()
+    audio_mod.audio_info.cache_clear()
     with pytest.raises(AudioError, match=r"alignment.txt:2: .*84-121123-0001.flac: audio file not found"):
         read_librispeech_alignment(str(align))
     with caplog.at_level(logging.WARNING):
@@ -129,7 +129,7 @@ def test_librispeech_missing_audio_names_file(libri_tree, caplog):
 def test_librispeech_unreadable_audio(libri_tree):
     root, align = libri_tree
     (root / "84" / "121123" / "84-121123-0000.flac").write_bytes(b"not audio at all")
-    audio_mod._audio_info.cache_clear()
+    audio_mod.audio_info.cache_clear()
     with pytest.raises(AudioError, match=r"alignment.txt:1: .*0000.flac: unreadable audio"):
         read_librispeech_alignment(str(align))
 
@@ -459,7 +459,7 @@ def test_isolated_words_synthetic(tmp_path, fresh_rate_warnings, caplog):
     with pytest.raises(AlignmentError, match="left: word folder not found"):
         read_isolated_words(str(tmp_path), words=["yes", "left"])
     soundfile.write(str(tmp_path / "no" / "cc33_nohash_0.wav"), np.zeros(0, "float32"), 16000)
-    audio_mod._audio_info.cache_clear()
+    audio_mod.audio_info.cache_clear()
     with pytest.raises(AudioError, match="cc33_nohash_0.wav: audio is empty"):
         read_isolated_words(str(tmp_path), words=["no"])
     (tmp_path / "no" / "dd44_nohash_0.wav").write_bytes(b"RIFFjunk")

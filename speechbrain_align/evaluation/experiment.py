@@ -14,6 +14,7 @@ A              the same types, unsupervised mapping + refinement
 B              k-means clusters of Speech2Vec segment vectors
 F              Speech2Vec trained on equal-size chunks, types by label
 units          unit skip-gram (k-means units of log-Mel images, skip-gram)
+T              oracle: skip-gram on the training transcripts (perfect ASR)
 classifier     supervised BiLSTM word classifier (classification only)
 =============  ===========================================================
 
@@ -22,6 +23,7 @@ Conditions: ``same`` (text = the part of the WEB Bible not spoken),
 """
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -179,19 +181,39 @@ def speech_spaces(paths, out, min_count):
         "F", load_embeddings(os.path.join(chunks, "types_label.npz")),
         load_embeddings(os.path.join(chunks, "test_chunks_segments.npz")), chunk_rows, min_count,
     )
-    units = load_embeddings(os.path.join(out, "units", "units.vec"))
-    unit_assign = read_assignment(os.path.join(out, "units", "assignment.csv"))
+    units = load_embeddings(os.path.join(out, "units", "units", "units.vec"))
+    unit_assign = read_assignment(os.path.join(out, "units", "units", "assignment.csv"))
     train_ids = {r["ID"] for r in train_rows}
     spaces["units"] = cluster_space(
         "units", units, {k: v for k, v in unit_assign.items() if k in train_ids}, train_rows,
         {k: v for k, v in unit_assign.items() if k not in train_ids}, test_rows,
     )
+    spaces["T"] = transcript_space(train_rows, test_rows, min_count)
     for name, space in spaces.items():
         logger.info(
             "speech space %s: %d types, %d labelled, %d test items",
             name, len(space.types), len(space.labels), len(space.test_items),
         )
     return spaces
+
+
+def transcript_space(train_rows, test_rows, min_count, dim=50, seed=0):
+    """Oracle row T: skip-gram on the training utterances' transcripts.
+
+    What a perfect speech recogniser would give on the same (small) spoken
+    corpus: it shows how much of the alignment's difficulty comes from the
+    corpus size rather than from the speech vectors. A test segment queries
+    with the vector of its own (known) word.
+    """
+    from speechbrain_align.dataio.manifest import group_by_utterance
+    from speechbrain_align.text.skipgram import train_skipgram_on_sentences
+
+    sentences = [[r["word"] for r in utt] for utt in group_by_utterance(train_rows).values()]
+    types = train_skipgram_on_sentences(
+        sentences, dim=dim, window=5, min_count=min_count, epochs=20, workers=1, seed=seed
+    )
+    items = [(r["word"], r["word"]) for r in test_rows]  # unknown words count as skipped
+    return dataclasses.replace(label_space("T", types, None, []), test_queries=types, test_items=items)
 
 
 def _capped(hp, space, text):
@@ -343,3 +365,78 @@ def make_plots(results, spaces, texts, out):
             os.path.join(figures, "projection_A_supervised.png"), src, tgt, mapped,
             title="Config A: speech types and WEB text words, before and after A* mapping",
         )
+
+
+def diagnostics(paths, out, text_vectors_path=None):
+    """What the vectors of each configuration know (speech.diagnostics), as one table.
+
+    Runs on the training segments: A and F by label, B and units through
+    their segment assignments. The semantic reference is a text skip-gram
+    trained on the same utterances' transcripts.
+    """
+    from speechbrain_align.speech.diagnostics import markdown_table, run_diagnostics
+
+    folder = os.path.join(out, "diagnostics")
+    words = os.path.join(out, "speech2vec_words", "vectors")
+    units = os.path.join(out, "units", "units")
+    ref = text_vectors_path or os.path.join(folder, "transcript_skipgram.vec")
+    jobs = [
+        ("A: Speech2Vec by label", os.path.join(words, "types_label.npz"), None, paths["train_csv"]),
+        ("B: Speech2Vec k-means", os.path.join(words, "types_kmeans.npz"),
+         os.path.join(words, "kmeans_assignment.csv"), paths["train_csv"]),
+        ("F: equal chunks by label", os.path.join(out, "speech2vec_chunks", "vectors", "types_label.npz"),
+         None, os.path.join(out, "speech2vec_chunks", "save", "equal_chunks_train.csv")),
+        ("units: unit skip-gram", os.path.join(units, "units.vec"),
+         os.path.join(units, "assignment.csv"), os.path.join(out, "units", "train_test.csv")),
+    ]
+    tables = []
+    for i, (name, vectors, assignment, manifest) in enumerate(jobs):
+        if not os.path.exists(vectors) or not os.path.exists(manifest):
+            logger.warning("diagnostics: %s missing, row skipped", vectors)
+            continue
+        report = run_diagnostics(
+            vectors, manifest, os.path.join(folder, f"diag_{i}.json"), assignment=assignment,
+            name=name, text_vectors=ref if os.path.exists(ref) else None,
+            save_text_vectors=None if os.path.exists(ref) else ref,
+            random_baseline=(i == 0), text_row=(i == 0), min_count=2,
+        )
+        tables.append(markdown_table(report))
+    text = "# What the speech vectors know (training segments)\n\n" + "\n\n".join(tables) + "\n"
+    with atomic_write(os.path.join(out, "diagnostics.md")) as handle:
+        handle.write(text)
+    print(text)
+    return text
+
+
+def export_inference_space(out, spaces, texts, row="supervised"):
+    """Write the aligned space of config A for :class:`AlignedSpace` (inference).
+
+    Uses the Speech2Vec encoder of the word-segment run and the mappings of
+    config A trained with ``row`` ("supervised" = A*, or "adversarial",
+    "vecmap") to the same-language and Spanish text spaces.
+    """
+    import torch
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_align.alignment.pipeline import load_mapping
+    from speechbrain_align.inference.pretrained import export_aligned_space
+
+    s2v = os.path.join(out, "speech2vec_words")
+    with open(os.path.join(s2v, "hyperparams.yaml"), encoding="utf-8") as handle:
+        hp = load_hyperpyyaml(handle)
+    hp["checkpointer"].recover_if_possible(min_key="loss")
+    model = hp["speech2vec"]
+    model_args = {
+        "input_size": hp["n_feats"], "emb_dim": hp["emb_dim"], "enc_hidden": hp["enc_hidden"],
+        "dec_hidden": hp["dec_hidden"], "rnn_type": hp["rnn_type"], "objective": hp["objective"],
+    }
+    folder = os.path.join(out, "aligned_space")
+    with torch.no_grad():
+        export_aligned_space(
+            folder, model, model_args, os.path.join(s2v, "save", "feature_extractor.json"),
+            spaces["A"].types, load_mapping(os.path.join(out, "alignment", f"A_same_{row}", "mapping.npy")),
+            texts["same"], foreign_vectors=texts["es"],
+            foreign_mapping=load_mapping(os.path.join(out, "alignment", f"A_es_{row}", "mapping.npy")),
+            language="en", foreign_language="es",
+        )
+    return folder

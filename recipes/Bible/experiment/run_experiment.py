@@ -17,7 +17,9 @@ Stages (each writes files the next reads; a rerun reuses what is done):
    (A*) and unsupervised mappings (adversarial and vecmap initialisation,
    both followed by Procrustes refinement), scored on spoken word
    classification, synonym retrieval and spoken word translation;
-6. tables (Markdown, JSON, console) and plots.
+6. diagnostics of what each configuration's vectors know, tables
+   (Markdown, JSON, console), plots, and the aligned space of config A for
+   ``python -m speechbrain_align.inference``.
 """
 
 import json
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import time
 
+import torch
 from hyperpyyaml import load_hyperpyyaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,14 +64,16 @@ def main(argv):
     if not argv or argv[0].startswith("--"):
         print(__doc__)
         sys.exit(2)
-    hparams_file, overrides = argv[0], {}
+    hparams_file, overrides = argv[0], []
     for arg in argv[1:]:
         key, _, value = arg.lstrip("-").partition("=")
-        overrides[key] = value
+        overrides.append(f"{key}: {value}")
+    overrides = "\n".join(overrides)
     with open(hparams_file, encoding="utf-8") as fin:
         hp = load_hyperpyyaml(fin, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     os.chdir(REPO)
+    torch.set_num_threads(1)  # the models here are tiny: threads only add overhead
     out = hp["output_folder"]
     os.makedirs(out, exist_ok=True)
     timer = exp.StageTimer(os.path.join(out, "timings.json"))
@@ -109,20 +114,25 @@ def main(argv):
                  output_folder=os.path.join(out, "units"), seed=hp["seed"]),
             os.path.join(out, "logs", "units.log"),
         )
-    with timer("supervised word classifier"):
-        run_recipe(
-            "recipes/Bible/classification/train.py", hp["classifier_hparams"],
-            dict(hp["classifier_overrides"], data_folder=hp["data_folder"],
-                 output_folder=os.path.join(out, "classifier"), seed=hp["seed"]),
-            os.path.join(out, "logs", "classifier.log"),
-        )
+    if hp.get("run_classifier", True):
+        with timer("supervised word classifier"):
+            run_recipe(
+                "recipes/Bible/classification/train.py", hp["classifier_hparams"],
+                dict(hp["classifier_overrides"], data_folder=hp["data_folder"],
+                     output_folder=os.path.join(out, "classifier"), seed=hp["seed"]),
+                os.path.join(out, "logs", "classifier.log"),
+            )
     with timer("alignment + evaluation"):
         spaces = exp.speech_spaces(paths, out, hp["type_min_count"])
         results = exp.align_all(spaces, texts, lexicon, hp, out)
-        results.update(exp.classifier_rows(os.path.join(out, "classifier")))
-    with timer("tables + plots"):
+        if hp.get("run_classifier", True):
+            results.update(exp.classifier_rows(os.path.join(out, "classifier")))
+    with timer("diagnostics"):
+        exp.diagnostics(paths, out)
+    with timer("tables + plots + inference export"):
         exp.write_tables(results, corpus, spaces, out)
         exp.make_plots(results, spaces, texts, out)
+        exp.export_inference_space(out, spaces, texts)
     timer.report()
 
 

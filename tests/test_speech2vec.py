@@ -379,3 +379,77 @@ def test_decoder_input_dropout():
     assert torch.allclose(dec(emb, targets), dec(emb, targets + 5.0))
     dec.eval()  # plain teacher forcing at evaluation
     assert not torch.allclose(dec(emb, targets), dec(emb, targets + 5.0))
+
+
+def test_speaker_normalisation_removes_per_speaker_offset():
+    from speechbrain_align.speech.features import FeatureStore, average_speaker_stats
+
+    rng = np.random.RandomState(0)
+    base = rng.randn(30, 4).astype("float32")
+    offset, scale = np.array([5.0, -3.0, 0.5, 10.0], "float32"), 2.5
+    # speaker b says the same frames as a, shifted and scaled; c says other frames
+    feats = np.concatenate([base, base * scale + offset, rng.randn(10, 4) * 3 + 7])
+    store = FeatureStore(["a1", "a2", "b1", "b2", "c1"], [0, 12, 30, 42, 60, 70], feats.copy())
+    speakers = {"a1": "a", "a2": "a", "b1": "b", "b2": "b", "c1": "c"}
+    stats = store.speaker_stats(speakers)
+    assert np.allclose(stats["b"][0], base.mean(0) * scale + offset, atol=1e-4)
+    assert np.allclose(stats["b"][1], base.std(0) * scale, atol=1e-4)
+    store.normalise_by_speaker(speakers)
+    out = store.feats.numpy()
+    assert np.allclose(out[:30], out[30:60], atol=1e-4)  # the per-speaker offset is gone
+    for lo, hi in ((0, 30), (30, 60), (60, 70)):  # each speaker with its own stats
+        assert np.allclose(out[lo:hi].mean(0), 0, atol=1e-4)
+        assert np.allclose(out[lo:hi].std(0), 1, atol=1e-3)
+    # global normalisation keeps the offset
+    glob = FeatureStore(["a1", "a2", "b1", "b2", "c1"], [0, 12, 30, 42, 60, 70], feats.copy())
+    glob.normalise(*glob.stats())
+    assert not np.allclose(glob.feats.numpy()[:30], glob.feats.numpy()[30:60], atol=0.1)
+    # given stats are applied per speaker; unknown speakers and missing ids are errors
+    other = FeatureStore(["b1"], [0, 12], feats[30:42].copy())
+    other.normalise_by_speaker({"b1": "b"}, stats=stats)
+    assert np.allclose(other.feats.numpy(), out[30:42], atol=1e-4)
+    with pytest.raises(FeatureError, match="speaker 'x'"):
+        FeatureStore(["b1"], [0, 12], feats[30:42]).normalise_by_speaker({"b1": "x"}, stats=stats)
+    with pytest.raises(FeatureError, match="mine.csv.*no spk_id.*'b1'"):
+        FeatureStore(["b1"], [0, 12], feats[30:42]).speaker_stats({"b1": ""}, source="mine.csv")
+    mean, std = average_speaker_stats(stats)
+    assert np.allclose(mean, np.mean([s[0] for s in stats.values()], 0))
+
+
+def test_prepare_stores_speaker_norm_and_inference(corpus, tmp_path):
+    from speechbrain_align.dataio.audio import load_segment
+    from speechbrain_align.speech.speech2vec_brain import prepare_stores
+
+    hp = _hparams(corpus, str(tmp_path / "spk"), 1, "feature_norm: speaker\n")
+    assert hp["feature_norm"] == "speaker"
+    rows = read_segment_manifest(corpus)
+    valid = str(tmp_path / "valid.csv")  # a 'held-out' manifest: speaker spk1 only
+    write_segment_manifest(
+        [Segment(r["wav"], r["start"], r["stop"], r["word"], r["spk_id"], r["utt_id"],
+                 r["position"]) for r in rows if r["spk_id"] == "spk1"], valid)
+    (train, held), (train_rows, held_rows), extractor = prepare_stores(hp, [corpus, valid], False)
+    spk = np.array([r["spk_id"] for r in train_rows])
+    frame_spk = np.repeat(spk, train.lengths.numpy())
+    for name in ("spk0", "spk1"):
+        frames = train.feats.numpy()[frame_spk == name]
+        assert np.allclose(frames.mean(0), 0, atol=1e-4) and np.allclose(frames.std(0), 1, atol=1e-3)
+    # the held-out manifest's speaker uses its own statistics: identical to training
+    assert np.allclose(held.feats.numpy(), train.feats.numpy()[frame_spk == "spk1"], atol=1e-4)
+    # inference: norm and average-speaker stats saved; explicit speaker stats reproduce training
+    path = str(tmp_path / "fx.json")
+    extractor.save(path)
+    loaded = FeatureExtractor.load(path)
+    assert loaded.norm == "speaker" and np.allclose(loaded.mean, extractor.mean)
+    row = train_rows[0]
+    audio = load_segment(row["wav"])
+    sig = audio[int(round(row["start"] * RATE)) : int(round(row["stop"] * RATE))]
+    stats = train.speaker_stats({r["ID"]: r["spk_id"] for r in train_rows})  # normalised: ~0/1
+    raw_store = load_features(corpus, hp["feature_cache"], FeatureExtractor(), progress=False)
+    raw_stats = raw_store.speaker_stats({r["ID"]: r["spk_id"] for r in train_rows})
+    assert np.allclose(stats[row["spk_id"]][0], 0, atol=1e-4)
+    feats = loaded.compute_features(sig, *raw_stats[row["spk_id"]])
+    assert np.allclose(feats.numpy(), train.segment(0).numpy(), atol=1e-3)
+    lone = loaded.compute_features(sig)  # unknown speaker: average-speaker statistics
+    assert lone.shape == feats.shape and torch.isfinite(lone).all()
+    with pytest.raises(ValueError, match="feature_norm"):
+        prepare_stores(dict(hp, feature_norm="utterance"), [corpus], False)

@@ -11,11 +11,21 @@ cache is never read.
 
 Loading gives a :class:`FeatureStore`: all frames in memory as one tensor with
 offsets, which makes batching cheap (a segment is a view, no disk access).
-Global mean/variance normalisation uses statistics of the training set
-(:meth:`FeatureStore.stats`), saved with the extractor options
+Normalisation (``feature_norm`` in the Speech2Vec YAML) is either global
+mean/variance normalisation with statistics of the training set
+(:meth:`FeatureStore.stats`, :meth:`FeatureStore.normalise`) or per-speaker
+mean/variance normalisation (speaker CMVN, :meth:`FeatureStore.speaker_stats`,
+:meth:`FeatureStore.normalise_by_speaker`): every speaker's frames are
+normalised with that speaker's own mean and standard deviation, which removes
+constant per-speaker offsets (channel, vocal tract) from the features. Either
+way the extractor saves the options and inference statistics
 (:meth:`FeatureExtractor.save`) so that inference code can call
-:meth:`FeatureExtractor.compute_features` on a new signal and get features on
-the same scale.
+:meth:`FeatureExtractor.compute_features` on a new signal. With speaker
+normalisation the stored statistics are those of the "average training
+speaker" (mean of the speakers' means, root-mean-square of their standard
+deviations), used for a lone word of an unknown speaker; when more audio of
+the speaker is at hand, pass its statistics instead
+(``compute_features(signal, *FeatureExtractor.speaker_stats(extractor, signals))``).
 
 Bad input: segments shorter than ``min_frames`` frames are zero-padded in the
 waveform (``short_segments="pad"``), dropped with a counted warning
@@ -39,6 +49,7 @@ from speechbrain_align.utils.files import atomic_save, write_json
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
+NORM_MODES = ("global", "speaker")
 
 
 class FeatureError(ValueError):
@@ -61,6 +72,9 @@ class FeatureExtractor:
         Window and hop in milliseconds.
     mean, std : array-like, optional
         Normalisation statistics (set later with :meth:`set_stats`).
+    norm : "global" or "speaker"
+        How the training features were normalised (recorded for inference;
+        not part of the feature cache key since the cache holds raw features).
 
     Example
     -------
@@ -82,6 +96,7 @@ class FeatureExtractor:
         hop_length=10,
         mean=None,
         std=None,
+        norm="global",
     ):
         if kind not in ("mfcc", "fbank"):
             raise ValueError(f"feature kind must be 'mfcc' or 'fbank', got {kind!r}")
@@ -93,6 +108,9 @@ class FeatureExtractor:
             "win_length": float(win_length),
             "hop_length": float(hop_length),
         }
+        if norm not in NORM_MODES:
+            raise ValueError(f"feature norm must be one of {NORM_MODES}, got {norm!r}")
+        self.norm = norm
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
         self.std = None if std is None else np.asarray(std, dtype=np.float32)
         self._lobe = None
@@ -149,15 +167,33 @@ class FeatureExtractor:
         self.mean = np.asarray(mean, dtype=np.float32)
         self.std = np.asarray(std, dtype=np.float32)
 
-    def compute_features(self, signal):
+    def speaker_stats(self, signals):
+        """Mean and standard deviation (numpy) of the raw frames of several signals.
+
+        For speaker normalisation at inference: give some audio of one speaker
+        (or the query itself: its own statistics) and pass the result to
+        :meth:`compute_features`.
+        """
+        frames = np.concatenate([self.raw(sig) for sig in signals], axis=0).astype(np.float64)
+        return frames.mean(0).astype(np.float32), np.maximum(frames.std(0), 1e-5).astype(np.float32)
+
+    def compute_features(self, signal, mean=None, std=None):
         """Normalised features ``(T, F)`` torch float32 of a 1-D 16 kHz signal.
 
-        Uses the stored statistics (see :meth:`set_stats` / :meth:`load`);
-        raises :class:`FeatureError` if there are none or the output is not finite.
+        Uses ``mean``/``std`` when given (e.g. a speaker's statistics from
+        :meth:`speaker_stats`), else the stored statistics (see
+        :meth:`set_stats` / :meth:`load`: the training set's for
+        ``norm="global"``, the average training speaker's for
+        ``norm="speaker"``); raises :class:`FeatureError` if there are none or
+        the output is not finite.
         """
-        if self.mean is None:
-            raise FeatureError("no normalisation statistics: call set_stats() or load()")
-        feats = (self.raw(signal) - self.mean) / self.std
+        if (mean is None) != (std is None):
+            raise ValueError("give both mean and std, or neither")
+        if mean is None:
+            if self.mean is None:
+                raise FeatureError("no normalisation statistics: call set_stats() or load()")
+            mean, std = self.mean, self.std
+        feats = (self.raw(signal) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
         if not np.isfinite(feats).all():
             raise FeatureError("non-finite features (NaN/inf) for the given signal")
         return torch.from_numpy(feats)
@@ -168,6 +204,7 @@ class FeatureExtractor:
             path,
             {
                 "options": self.options,
+                "norm": self.norm,
                 "mean": None if self.mean is None else self.mean.tolist(),
                 "std": None if self.std is None else self.std.tolist(),
             },
@@ -178,7 +215,9 @@ class FeatureExtractor:
         """An extractor from a file written by :meth:`save`."""
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        return cls(mean=data["mean"], std=data["std"], **data["options"])
+        return cls(
+            mean=data["mean"], std=data["std"], norm=data.get("norm", "global"), **data["options"]
+        )
 
 
 class FeatureStore:
@@ -238,6 +277,111 @@ class FeatureStore:
         """Apply ``(x - mean) / std`` to every frame, in place; returns self."""
         self.feats.sub_(torch.as_tensor(mean)).div_(torch.as_tensor(std))
         return self
+
+    def _speaker_index(self, speakers, source):
+        """Speaker names and one speaker number per segment (from a id -> speaker map)."""
+        missing = [seg_id for seg_id in self.ids if not speakers.get(seg_id)]
+        if missing:
+            raise FeatureError(
+                f"{source}: {len(missing)} segments have no spk_id (first {missing[0]!r}); "
+                "per-speaker normalisation needs one per segment (or use feature_norm: global)"
+            )
+        names = sorted({speakers[seg_id] for seg_id in self.ids})
+        number = {name: i for i, name in enumerate(names)}
+        return names, torch.tensor([number[speakers[seg_id]] for seg_id in self.ids])
+
+    def speaker_stats(self, speakers, source="features"):
+        """Per-speaker mean and standard deviation over that speaker's frames.
+
+        Arguments
+        ---------
+        speakers : dict
+            Segment id -> speaker id (every id of the store must have one).
+        source : str
+            Named in errors.
+
+        Returns
+        -------
+        dict speaker -> (mean, std), numpy float32 ``(F,)`` each.
+
+        Example
+        -------
+        >>> store = FeatureStore(["a", "b"], [0, 2, 4], torch.tensor([[1.], [3.], [10.], [14.]]))
+        >>> stats = store.speaker_stats({"a": "s1", "b": "s2"})
+        >>> stats["s1"][0].tolist(), stats["s1"][1].tolist(), stats["s2"][1].tolist()
+        ([2.0], [1.0], [2.0])
+        """
+        names, seg_spk = self._speaker_index(speakers, source)
+        frame_spk = torch.repeat_interleave(seg_spk, self.lengths)
+        feats = self.feats.double()
+        count = torch.zeros(len(names), dtype=torch.float64).index_add_(
+            0, frame_spk, torch.ones(len(feats), dtype=torch.float64)
+        )
+        sums = torch.zeros(len(names), self.dim, dtype=torch.float64).index_add_(0, frame_spk, feats)
+        mean = sums / count.clamp(min=1).unsqueeze(1)
+        sq = torch.zeros_like(sums).index_add_(0, frame_spk, (feats - mean[frame_spk]) ** 2)
+        std = (sq / count.clamp(min=1).unsqueeze(1)).sqrt().clamp(min=1e-5)
+        return {
+            name: (mean[i].float().numpy(), std[i].float().numpy())
+            for i, name in enumerate(names)
+        }
+
+    def normalise_by_speaker(self, speakers, stats=None, source="features"):
+        """Normalise every speaker's frames with that speaker's mean/std, in place.
+
+        Arguments
+        ---------
+        speakers : dict
+            Segment id -> speaker id.
+        stats : dict, optional
+            Speaker -> (mean, std); computed from this store
+            (:meth:`speaker_stats`) when not given. Speakers missing from a
+            given ``stats`` raise :class:`FeatureError`.
+        source : str
+            Named in errors.
+
+        Returns
+        -------
+        The stats used (dict speaker -> (mean, std)).
+
+        Example
+        -------
+        >>> store = FeatureStore(["a", "b"], [0, 2, 4], torch.tensor([[1.], [3.], [5.], [9.]]))
+        >>> _ = store.normalise_by_speaker({"a": "s1", "b": "s2"})
+        >>> store.feats.flatten().tolist()
+        [-1.0, 1.0, -1.0, 1.0]
+        """
+        if stats is None:
+            stats = self.speaker_stats(speakers, source)
+        names, seg_spk = self._speaker_index(speakers, source)
+        absent = [name for name in names if name not in stats]
+        if absent:
+            raise FeatureError(f"{source}: no normalisation statistics for speaker {absent[0]!r}")
+        mean = torch.as_tensor(np.stack([stats[name][0] for name in names]), dtype=torch.float32)
+        std = torch.as_tensor(np.stack([stats[name][1] for name in names]), dtype=torch.float32)
+        frame_spk = torch.repeat_interleave(seg_spk, self.lengths)
+        self.feats.sub_(mean[frame_spk]).div_(std[frame_spk])
+        return stats
+
+
+def average_speaker_stats(stats):
+    """Statistics of the "average speaker": mean of the means, RMS of the stds.
+
+    Used as inference statistics for a lone word of an unknown speaker when the
+    model was trained with per-speaker normalisation.
+
+    Example
+    -------
+    >>> m, s = average_speaker_stats({"a": (np.array([0.]), np.array([1.])),
+    ...                               "b": (np.array([2.]), np.array([7.]))})
+    >>> m.tolist(), s.tolist()
+    ([1.0], [5.0])
+    """
+    if not stats:
+        raise FeatureError("no speaker statistics to average")
+    means = np.stack([np.asarray(m, np.float64) for m, _ in stats.values()])
+    stds = np.stack([np.asarray(s, np.float64) for _, s in stats.values()])
+    return means.mean(0).astype(np.float32), np.sqrt((stds**2).mean(0)).astype(np.float32)
 
 
 def cache_key(manifest, options):

@@ -13,8 +13,9 @@ GPU) through Brain's own machinery.
 * ``types_label.vec`` / ``.npz``: (A) average by word label, counts = segments;
 * ``types_kmeans.vec`` / ``.npz`` + ``kmeans_assignment.csv``: (B) k-means
   clusters ``c00017``, counts = members;
-* ``feature_extractor.json``: feature options and normalisation statistics for
-  inference (:meth:`FeatureExtractor.load`).
+* ``feature_extractor.json``: feature options, normalisation mode
+  (``feature_norm``: global | speaker) and statistics for inference
+  (:meth:`FeatureExtractor.load`).
 
 With ``segmentation: equal_chunks`` the training manifest is first replaced by
 the equal-size-chunk baseline (:func:`~speechbrain_align.dataio.segmentation.equal_chunks`).
@@ -32,7 +33,12 @@ from speechbrain_align.dataio.manifest import read_segment_manifest, write_segme
 from speechbrain_align.dataio.segmentation import equal_chunks
 from speechbrain_align.dataio.vectors import Embeddings, save_embeddings
 from speechbrain_align.nnet.speech2vec import masked_mse
-from speechbrain_align.speech.features import FeatureExtractor, load_features
+from speechbrain_align.speech.features import (
+    NORM_MODES,
+    FeatureExtractor,
+    average_speaker_stats,
+    load_features,
+)
 from speechbrain_align.speech.pairs import (
     Speech2VecCollate,
     build_examples,
@@ -118,16 +124,25 @@ class Speech2VecBrain(sb.Brain):
 
 
 def prepare_stores(hparams, manifests, progress=True):
-    """Feature stores (normalised with the first manifest's statistics).
+    """Feature stores, normalised as ``hparams["feature_norm"]`` says.
 
-    Features are computed and cached by the main process only (DDP-safe, via
-    ``run_on_main``); every process then reads them from the cache.
+    * ``global`` (default when absent): every store with the first
+      (training) manifest's mean/std;
+    * ``speaker``: every segment with its speaker's (``spk_id``) mean/std over
+      that speaker's segments in the same manifest (speaker CMVN; held-out
+      speakers use their own audio, no labels). The extractor then keeps the
+      average training speaker's statistics for inference on a lone word of
+      an unknown speaker (see :mod:`speechbrain_align.speech.features`).
+
+    Features are computed and cached (raw, unnormalised) by the main process
+    only (DDP-safe, via ``run_on_main``); every process then reads them from
+    the cache and normalises them identically.
 
     Arguments
     ---------
     hparams : dict
         Needs ``feature_extractor`` (a FeatureExtractor), ``feature_cache``,
-        optionally ``min_frames``, ``short_segments``, ``nonfinite``.
+        optionally ``feature_norm``, ``min_frames``, ``short_segments``, ``nonfinite``.
     manifests : list of str
         The first one is the training manifest (source of the statistics).
     progress : bool
@@ -140,6 +155,9 @@ def prepare_stores(hparams, manifests, progress=True):
     from speechbrain.utils.distributed import run_on_main
 
     extractor = hparams["feature_extractor"]
+    norm = hparams.get("feature_norm", "global")
+    if norm not in NORM_MODES:
+        raise ValueError(f"feature_norm must be one of {NORM_MODES}, got {norm!r}")
     stores, all_rows = [], []
     for manifest in manifests:
         rows = read_segment_manifest(manifest)
@@ -153,6 +171,14 @@ def prepare_stores(hparams, manifests, progress=True):
         run_on_main(load_features, args=args, kwargs=dict(kwargs, progress=progress))
         stores.append(load_features(*args, progress=False, **kwargs))
         all_rows.append(rows)
+    extractor.norm = norm
+    if norm == "speaker":
+        for manifest, store, rows in zip(manifests, stores, all_rows):
+            speakers = {row["ID"]: row.get("spk_id", "") for row in rows}
+            stats = store.normalise_by_speaker(speakers, source=manifest)
+            if store is stores[0]:
+                extractor.set_stats(*average_speaker_stats(stats))
+        return stores, all_rows, extractor
     mean, std = stores[0].stats()
     extractor.set_stats(mean, std)
     for store in stores:

@@ -9,3 +9,9 @@ vectors, unit skip-gram, diagnostics), ``text`` (text skip-gram vectors),
 """
 
 __version__ = "0.1.0"
+
+import logging as _logging
+
+# faiss logs its CPU-feature probing (failed AVX512/AVX2 imports) at INFO,
+# which reads like an error in recipe logs.
+_logging.getLogger("faiss.loader").setLevel(_logging.WARNING)

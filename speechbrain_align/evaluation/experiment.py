@@ -327,6 +327,28 @@ def write_tables(results, corpus, spaces, out):
     print(text)
 
 
+def _bar_table(task_results):
+    """``{row: {condition: metrics}}`` -> ``{row: {"<cond> NN|CSLS": {"P@1", "P@5"}}}`` for bar plots.
+
+    Example
+    -------
+    >>> _bar_table({"A": {"same": {"nn_P@1": 1.0, "nn_P@5": 2.0}}})
+    {'A': {'same NN': {'P@1': 1.0, 'P@5': 2.0}}}
+    """
+    table = {}
+    for row, conds in task_results.items():
+        cells = {}
+        for cond, metrics in conds.items():
+            for method in ("nn", "csls"):
+                if metrics.get(f"{method}_P@1") is not None:
+                    cells[f"{cond} {method.upper()}"] = {
+                        "P@1": metrics[f"{method}_P@1"], "P@5": metrics.get(f"{method}_P@5"),
+                    }
+        if cells:
+            table[row] = cells
+    return table
+
+
 def make_plots(results, spaces, texts, out):
     """Training curves, P@k bars and the projection of config A before/after mapping."""
     from speechbrain_align.alignment.normalization import normalize_embeddings
@@ -345,13 +367,10 @@ def make_plots(results, spaces, texts, out):
     if os.path.exists(adv):
         plots.plot_training_curves({"A -> WEB text": adv}, os.path.join(figures, "adversarial.png"))
     for task in ("classification", "synonyms", "translation"):
-        table = {
-            row: {f"{cond} {m.split('_')[0].upper()}": {"P@1": v.get(f"{m.split('_')[0]}_P@1"),
-                                                         "P@5": v.get(f"{m.split('_')[0]}_P@5")}
-                  for cond, v in conds.items() for m in ("nn_", "csls_") if v.get(f"{m}P@1") is not None}
-            for row, conds in results.get(task, {}).items()
-        }
-        table = {k: v for k, v in table.items() if v}
+        rows = dict(results.get(task, {}))
+        if task == "classification":
+            rows = dict(results.get("classifier", {}), **rows)
+        table = _bar_table(rows)
         if table:
             plots.plot_precision_bars(table, os.path.join(figures, f"{task}_bars.png"), percent=True)
     mapping = os.path.join(out, "alignment", "A_same_supervised", "mapping.npy")

@@ -23,6 +23,7 @@ import logging
 import numpy as np
 
 from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.dataio.dictionaries import group_by_source
 from speechbrain_align.dataio.vectors import Embeddings
 from speechbrain_align.evaluation.tasks import (
     evaluate_translation,
@@ -61,6 +62,18 @@ class SpeechSpace:
     def label_dictionary(self, vocabulary):
         """(type, word) pairs whose word is in ``vocabulary``: the A* dictionary."""
         return [(k, w) for k, w in self.labels.items() if w in vocabulary and k in self.types.index]
+
+    def translation_pairs(self, dictionary):
+        """(type, foreign word) pairs: each type's label looked up in a bilingual dictionary.
+
+        Example
+        -------
+        >>> space = SpeechSpace("B", Embeddings(["c0"], [[1.0]]), {"c0": "god"})
+        >>> space.translation_pairs([("god", "dios"), ("god", "dios"), ("man", "hombre")])
+        [('c0', 'dios')]
+        """
+        by_word = group_by_source(dictionary)
+        return [(key, dst) for key, word in self.labels.items() for dst in by_word.get(word, ())]
 
 
 def normalize_like(x, reference, steps):
@@ -188,10 +201,7 @@ def evaluate_space(space, text, mapping, steps, synonyms=None, dictionary=None, 
                 items.append((key, syn))
         out["synonyms"] = _score_excluding_label(types, tgt, items, space.labels, mapping, ks)
     if dictionary is not None:
-        by_word = {}
-        for src, dst in dictionary:
-            by_word.setdefault(src, set()).add(dst)
-        pairs = [(key, dst) for key, word in space.labels.items() for dst in by_word.get(word, ())]
+        pairs = space.translation_pairs(dictionary)
         out["translation"] = evaluate_translation(types, tgt, pairs, mapping=mapping, ks=ks)
     return out
 

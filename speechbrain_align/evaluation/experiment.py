@@ -94,27 +94,26 @@ def text_vectors(paths, out, hp):
     for cond in TEXT_CORPORA:
         vec = os.path.join(out, "text_vectors", f"{cond}.vec")
         stamp = dict(opts, corpus=paths[cond], size=os.path.getsize(paths[cond]))
-        if not already_prepared([vec], stamp):
-            emb = train_skipgram(
+        if already_prepared([vec], stamp):
+            texts[cond] = load_embeddings(vec)
+        else:
+            texts[cond] = train_skipgram(
                 paths[cond], dim=opts["dim"], window=opts["window"], min_count=opts["min_count"],
                 epochs=opts["epochs"], workers=opts["workers"], seed=opts["seed"],
             )
-            save_embeddings(emb, vec)
+            save_embeddings(texts[cond], vec)
             mark_prepared([vec], stamp)
-        texts[cond] = load_embeddings(vec)
         logger.info("text vectors %s: %d words", cond, len(texts[cond]))
     return texts
 
 
-def dictionaries(out, texts, muse_en_es=None):
-    """English-Spanish dictionary (FreeDict, or MUSE when given) and pivot synonyms.
+def dictionaries(out, texts):
+    """English-Spanish dictionary (FreeDict, from Debian) and pivot synonyms.
 
     Returns ``{"en_es": pairs, "synonyms": {word: set}}``.
     """
     path = os.path.join(out, "dictionaries", "en-es.txt")
-    if muse_en_es:
-        pairs = read_muse_dictionary(muse_en_es)
-    elif os.path.exists(path):
+    if os.path.exists(path):
         pairs = read_muse_dictionary(path)
     else:
         pairs = freedict_to_muse(path)
@@ -125,9 +124,10 @@ def dictionaries(out, texts, muse_en_es=None):
 def equal_chunk_manifest(test_csv, folder):
     """The test manifest re-segmented into equal chunks (config F's test queries)."""
     path = os.path.join(folder, "test_chunks.csv")
-    if not already_prepared([path], {"test_csv": test_csv, "size": os.path.getsize(test_csv)}):
+    stamp = {"test_csv": test_csv, "size": os.path.getsize(test_csv)}
+    if not already_prepared([path], stamp):
         write_segment_manifest(equal_chunks(read_segment_manifest(test_csv), test_csv), path)
-        mark_prepared([path], {"test_csv": test_csv, "size": os.path.getsize(test_csv)})
+        mark_prepared([path], stamp)
     return path
 
 
@@ -252,11 +252,8 @@ def align_all(spaces, texts, lexicon, hp, out):
                 row = f"{name}*" if method == "supervised" else f"{name} ({method})"
                 if method == "supervised":
                     if foreign:
-                        by_word = {}
-                        for src, dst in train_es:
-                            by_word.setdefault(src, []).append(dst)
                         pairs = [
-                            (k, d) for k, w in space.labels.items() for d in by_word.get(w, ())
+                            (k, d) for k, d in space.translation_pairs(train_es)
                             if d in text.index and k in space.types.index
                         ]
                     else:

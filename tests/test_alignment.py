@@ -245,3 +245,18 @@ def test_recipe_muse_yaml_runs_logs_and_checkpoints(tmp_path, easy_pair):
     assert log["method"] == "adversarial" and len(log["adversarial"]["epochs"]) == 2
     assert np.load(out / "mapping.npy").shape == (20, 20)
     assert not (out / "results.json").exists()  # no evaluation dictionary given
+
+
+def test_batch_sampler_epochs_do_not_repeat_batches():
+    """Seeds of (epoch, i) must not collide: item i+7919 of one epoch once equalled item i of the next."""
+    import torch
+
+    from speechbrain_align.alignment.adversarial import BatchSampler
+
+    sampler = BatchSampler(10000, 32, 5, 1000, 1000, seed=1)
+    sampler.set_epoch(1)
+    later = sampler[7919]["src"]
+    sampler.set_epoch(2)
+    assert not torch.equal(later, sampler[0]["src"])
+    sampler.set_epoch(1)
+    assert torch.equal(later, sampler[7919]["src"])  # still deterministic

@@ -287,3 +287,13 @@ def test_cli_errors_name_the_file(vec_files, capsys):
     assert cli.main(argv) == 1
     assert "broken.txt:2" in capsys.readouterr().err
     assert not (t / "r.json").exists()
+
+
+def test_synonyms_with_target_vocabulary_not_larger_than_k():
+    """Excluding the query word must work when the target has <= max(ks) words."""
+    from speechbrain_align.dataio.vectors import Embeddings
+    from speechbrain_align.evaluation.tasks import evaluate_synonyms
+
+    tgt = Embeddings(["big", "large", "small"], [[1.0, 0.0], [0.9, 0.3], [0.0, 1.0]])
+    res = evaluate_synonyms(Embeddings(["big"], [[1.0, 0.05]]), tgt, {"big": {"large"}}, ks=(1, 5))
+    assert res["nn_P@1"] == 100.0 and res["csls_P@5"] == 100.0

@@ -65,8 +65,9 @@ class BatchSampler(torch.utils.data.Dataset):
         return self.n_iterations
 
     def __getitem__(self, i):
+        # (seed, epoch, i) -> distinct seeds: i < 2**32 and epoch < 2**20 never collide
         g = torch.Generator().manual_seed(
-            (self.seed * 1_000_003 + self.epoch * 7_919 + int(i)) % (2**63)
+            ((self.seed * 2**20 + self.epoch) * 2**32 + int(i)) % (2**63)
         )
         src = torch.randint(self.src_rank, (self.dis_steps + 1, self.batch_size), generator=g)
         tgt = torch.randint(self.tgt_rank, (self.dis_steps, self.batch_size), generator=g)

@@ -253,7 +253,9 @@ def _drop_excluded(top, excluded, k):
     """Remove each row's excluded index (if any) and keep the first ``k``."""
     if excluded is None:
         return top[:, :k]
-    out = np.empty((len(top), min(k, top.shape[1])), dtype=top.dtype)
+    # with the excluded word among them, only top.shape[1] - 1 candidates remain
+    width = k if top.shape[1] > k else top.shape[1] - 1
+    out = np.empty((len(top), width), dtype=top.dtype)
     for r, (row, skip) in enumerate(zip(top, excluded)):
         kept = row if skip is None else row[row != skip]
         out[r] = kept[: out.shape[1]]

@@ -142,3 +142,14 @@ def test_audio_info_sees_a_rewritten_file(tmp_path):
     _wav(tmp_path / "r.wav", seconds=2.0)
     os.utime(wav, ns=(1, 10**18))  # make sure the modification time differs
     assert audio_info(wav) == (16000, 32000)
+
+
+def test_interrupted_rewrite_is_not_taken_for_finished(tmp_path):
+    """Options A done, an options-B run dies after one output, then A again must redo."""
+    train, valid = tmp_path / "train.csv", tmp_path / "valid.csv"
+    train.write_text("A")
+    valid.write_text("A")
+    mark_prepared([train, valid], {"opt": "A"})
+    assert not already_prepared([train, valid], {"opt": "B"})  # B starts redoing...
+    train.write_text("B")  # ...and is interrupted here
+    assert not already_prepared([train, valid], {"opt": "A"})

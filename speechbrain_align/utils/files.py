@@ -122,7 +122,9 @@ def already_prepared(outputs, options):
     This is SpeechBrain's ``skip()`` pattern for prepare functions: the
     options used are stored next to the first output by
     :func:`mark_prepared`; a rerun with the same options does nothing, a rerun
-    with different options (or a missing output) redoes the work.
+    with different options (or a missing output) redoes the work. When it
+    answers False it removes the old record, so outputs left half-rewritten by
+    an interrupted run are never taken for finished ones.
 
     Example
     -------
@@ -136,14 +138,21 @@ def already_prepared(outputs, options):
     (True, False)
     """
     outputs = [os.fspath(o) for o in outputs]
-    if not all(os.path.exists(o) for o in outputs):
-        return False
-    try:
-        with open(_options_file(outputs), encoding="utf-8") as handle:
-            stored = json.load(handle)
-    except (OSError, ValueError):
-        return False
-    return stored == json.loads(json.dumps(options, default=str))
+    record = _options_file(outputs)
+    stored = None
+    if all(os.path.exists(o) for o in outputs):
+        try:
+            with open(record, encoding="utf-8") as handle:
+                stored = json.load(handle)
+        except (OSError, ValueError):
+            stored = None
+    if stored is not None and stored == json.loads(json.dumps(options, default=str)):
+        return True
+    # The caller is about to redo the work: drop the old record first, so that
+    # a run interrupted half-way can never leave outputs that look finished.
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(record)
+    return False
 
 
 def mark_prepared(outputs, options):

@@ -41,7 +41,9 @@ def mean_cosine_criterion(mapped_src, tgt, n_words=10000, csls_k=10, method="csl
     if method == "csls":
         # hubness of the targets is measured against the whole source space
         r_tgt = mean_knn_similarity(tgt, src, csls_k)
-        _, idx = csls_knn(queries, tgt, 1, csls_k=csls_k, r_tgt=r_tgt)
+        # only the ranking is used: the queries' own hubness term shifts every
+        # candidate equally, so skip that search
+        _, idx = csls_knn(queries, tgt, 1, csls_k=csls_k, r_tgt=r_tgt, r_src=np.zeros(len(queries)))
     else:
         _, idx = knn(queries, tgt, 1)
     return float(np.mean(np.sum(queries * tgt[idx[:, 0]], axis=1)))

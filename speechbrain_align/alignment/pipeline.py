@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from speechbrain_align.alignment.criterion import mean_cosine_criterion
-from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.alignment.normalization import as_steps, normalize_embeddings
 from speechbrain_align.alignment.procrustes import procrustes_on_pairs
 from speechbrain_align.alignment.refinement import refine
 from speechbrain_align.alignment.self_learning import self_learning, similarity_init
@@ -268,7 +268,7 @@ def align(
     start = time.time()
     src = normalize_embeddings(src, hp["normalize"])
     tgt = normalize_embeddings(tgt, hp["normalize"])
-    log = {"method": method, "seed": seed, "normalize": list(hp["normalize"])}
+    log = {"method": method, "seed": seed, "normalize": as_steps(hp["normalize"])}
     refine_kwargs = dict(
         dico_max_rank=hp["dico_max_rank"], dico_mode=hp["dico_mode"],
         dico_method=hp["dico_method"], csls_k=hp["csls_k"], criterion_words=hp["criterion_words"],

@@ -22,7 +22,7 @@ import logging
 
 import numpy as np
 
-from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.alignment.normalization import apply_normalizer, fit_normalizer, normalize_embeddings
 from speechbrain_align.dataio.dictionaries import group_by_source
 from speechbrain_align.dataio.vectors import Embeddings
 from speechbrain_align.evaluation.tasks import (
@@ -89,17 +89,7 @@ def normalize_like(x, reference, steps):
     >>> normalize_like(np.array([[1.0, 1.0]]), ref, ["center"]).tolist()
     [[0.5, 0.5]]
     """
-    x = np.array(x, dtype=np.float32, copy=True)
-    ref = np.array(reference, dtype=np.float32, copy=True)
-    for step in steps:
-        if step == "center":
-            mean = ref.mean(axis=0, keepdims=True)
-            x -= mean
-            ref -= mean
-        else:
-            x = normalize_embeddings(x, [step])
-            ref = normalize_embeddings(ref, [step])
-    return x
+    return apply_normalizer(x, fit_normalizer(reference, steps)[1])
 
 
 def label_space(name, types, test_segments, test_rows, min_count=1):

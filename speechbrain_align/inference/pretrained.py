@@ -48,6 +48,7 @@ import numpy as np
 import soundfile
 import torch
 
+from speechbrain_align.alignment.normalization import apply_normalizer, as_steps, fit_normalizer  # noqa: F401 (re-exported)
 from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, AudioError, resample
 from speechbrain_align.dataio.vectors import Embeddings, load_binary, save_binary
 from speechbrain_align.retrieval.search import csls_knn, knn, mean_knn_similarity, normalize_rows
@@ -73,62 +74,6 @@ class AlignedSpaceError(ValueError):
 
 
 # ------------------------------------------------------------ normalisation
-
-
-def fit_normalizer(x, steps):
-    """Apply normalisation ``steps`` to ``x`` and record what a new row needs.
-
-    Same steps as :func:`speechbrain_align.alignment.normalization.normalize_embeddings`
-    (``unit``, ``center``, ``unitdim``, ``none``), but the means and column
-    norms are kept so :func:`apply_normalizer` can transform a query vector
-    exactly as the rows of ``x`` were.
-
-    Returns
-    -------
-    normalised : np.ndarray
-    fitted : list of (step, parameter or None)
-
-    Example
-    -------
-    >>> x = np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 2.0]])
-    >>> y, fitted = fit_normalizer(x, ["unit", "center", "unit"])
-    >>> np.allclose(apply_normalizer(x[1:2], fitted), y[1:2])
-    True
-    """
-    x = np.array(x, dtype=np.float32, copy=True)
-    fitted = []
-    for step in steps:
-        if step == "unit":
-            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-            fitted.append((step, None))
-        elif step == "center":
-            mean = x.mean(axis=0, keepdims=True)
-            x -= mean
-            fitted.append((step, mean))
-        elif step == "unitdim":
-            norms = np.maximum(np.linalg.norm(x, axis=0, keepdims=True), 1e-12)
-            x /= norms
-            fitted.append((step, norms))
-        elif step == "none":
-            fitted.append((step, None))
-        else:
-            raise ValueError(
-                f"unknown normalisation step {step!r} (known: unit, center, unitdim, none)"
-            )
-    return x, fitted
-
-
-def apply_normalizer(q, fitted):
-    """Transform rows ``q`` with steps fitted by :func:`fit_normalizer`."""
-    q = np.array(q, dtype=np.float32, copy=True)
-    for step, param in fitted:
-        if step == "unit":
-            q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        elif step == "center":
-            q -= param
-        elif step == "unitdim":
-            q /= param
-    return q
 
 
 # ------------------------------------------------------------ export
@@ -290,7 +235,7 @@ def export_aligned_space(
         f"sample_rate: {TARGET_SAMPLE_RATE}",
         f"language: {_yaml_value(language)}",
         f"foreign_language: {_yaml_value(foreign_language)}",
-        f"normalize: {_yaml_value(list(normalize))}",
+        f"normalize: {_yaml_value(as_steps(normalize))}",
         f"csls_k: {int(csls_k)}",
     ]
     lines += [f"{key}: {_yaml_value(value)}" for key, value in names.items()]

@@ -25,7 +25,7 @@ from speechbrain_align.speech.features import (
     load_features,
 )
 from speechbrain_align.speech.pairs import Speech2VecCollate, build_examples, make_dataset
-from speechbrain_align.speech.wordtypes import read_assignment
+from speechbrain_align.speech.units import read_assignment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST_YAML = os.path.join(REPO, "recipes", "Bible", "speech2vec", "hparams", "speech2vec_fast.yaml")

@@ -12,9 +12,9 @@ from speechbrain_align.speech.wordtypes import (
     average_by_label,
     cluster_name,
     kmeans_types,
-    read_assignment,
     write_assignment,
 )
+from speechbrain_align.speech.units import read_assignment
 
 
 def test_average_by_label_counts_and_order(caplog):

@@ -7,7 +7,7 @@ string on both sides.
 Rules: Unicode NFKC, lower case, typographic apostrophes folded to ``'``;
 tokens are runs of letters, optionally joined by one inner apostrophe
 (``don't``, ``o'clock``); digits and all other characters separate tokens
-and are dropped (numbers are counted by :func:`tokenize_with_stats`).
+and are dropped.
 """
 
 import re
@@ -16,7 +16,6 @@ import unicodedata
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 # A letter run, optionally followed by apostrophe + letter runs.
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
-_NUMBER = re.compile(r"\d+")
 
 
 def normalize_text(text):
@@ -41,15 +40,3 @@ def tokenize(text):
     ['dónde', 'está', 'años']
     """
     return _TOKEN.findall(normalize_text(text))
-
-
-def tokenize_with_stats(text):
-    """Tokens plus the number of digit runs that were dropped.
-
-    Example
-    -------
-    >>> tokenize_with_stats("chapter 12 verse 3")
-    (['chapter', 'verse'], 2)
-    """
-    norm = normalize_text(text)
-    return _TOKEN.findall(norm), len(_NUMBER.findall(norm))

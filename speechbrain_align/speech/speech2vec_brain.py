@@ -186,13 +186,19 @@ def prepare_stores(hparams, manifests, progress=True):
     return stores, all_rows, extractor
 
 
-def make_loader_dataset(hparams, store, rows, source, shuffle_seed=0):
-    """Examples and DynamicItemDataset for one store; returns (dataset, stats)."""
+def make_loader_dataset(hparams, store, rows, source, shuffle_seed=0, subsample=True):
+    """Examples and DynamicItemDataset for one store; returns (dataset, stats).
+
+    ``subsample=False`` decodes every neighbour (``max_contexts`` ignored):
+    validation must score the same examples every epoch, or the best
+    checkpoint would be chosen on sampling noise.
+    """
     examples, stats = build_examples(rows, hparams["window"], available=store.index, source=source)
     if not examples:
         raise ValueError(f"{source}: no segment has a neighbour; nothing to train on")
     dataset = make_dataset(
-        examples, store, max_contexts=hparams.get("max_contexts"), seed=shuffle_seed
+        examples, store, max_contexts=hparams.get("max_contexts") if subsample else None,
+        seed=shuffle_seed,
     )
     return dataset, stats
 
@@ -272,7 +278,7 @@ def run_speech2vec(hparams, run_opts):
     )
     valid_set = None
     if valid_csv:
-        valid_set, _ = make_loader_dataset(hparams, stores[1], rows[1], valid_csv)
+        valid_set, _ = make_loader_dataset(hparams, stores[1], rows[1], valid_csv, subsample=False)
     logger.info("training examples: %s", train_stats)
 
     brain = Speech2VecBrain(

@@ -125,7 +125,10 @@ def kmeans_types(vectors, num_clusters, niter=25, seed=1234, nredo=1):
 
 
 def write_assignment(path, ids, assignment, labels=None):
-    """Write the segment -> cluster CSV (``ID,cluster[,word]``), atomically."""
+    """Write the segment -> cluster CSV (``ID,cluster[,word]``), atomically.
+
+    Read it back with :func:`speechbrain_align.speech.units.read_assignment`.
+    """
     if len(ids) != len(assignment):
         raise ValueError(f"{path}: {len(ids)} ids but {len(assignment)} assignments")
     with atomic_write(path, newline="") as handle:
@@ -136,9 +139,3 @@ def write_assignment(path, ids, assignment, labels=None):
             if labels is not None:
                 row.append(labels[i])
             writer.writerow(row)
-
-
-def read_assignment(path):
-    """Read a CSV written by :func:`write_assignment` -> dict ``ID -> cluster name``."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        return {row["ID"]: row["cluster"] for row in csv.DictReader(handle)}

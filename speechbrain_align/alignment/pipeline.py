@@ -109,15 +109,7 @@ def _pairs_to_indices(pairs, src_words, tgt_words, name="train_pairs"):
     if isinstance(pairs[0][0], str):
         if src_words is None or tgt_words is None:
             raise AlignmentError(f"{name}: word pairs need Embeddings (with words) as inputs")
-        s_index = {w: i for i, w in enumerate(src_words)}
-        t_index = {w: i for i, w in enumerate(tgt_words)}
-        idx = [(s_index[s], t_index[t]) for s, t in pairs if s in s_index and t in t_index]
-        if not idx:
-            raise AlignmentError(f"{name}: no pair has both words in the vocabularies")
-        if len(idx) < len(pairs):
-            logger.warning("%s: %d of %d pairs outside the vocabularies, skipped",
-                           name, len(pairs) - len(idx), len(pairs))
-        return np.asarray(idx, dtype=np.int64)
+        return dictionary_indices(pairs, src_words, tgt_words, name)
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 

@@ -27,6 +27,7 @@ import sys
 import numpy as np
 
 from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.alignment.pipeline import AlignmentError, load_mapping
 from speechbrain_align.dataio.dictionaries import (
     DictionaryError,
     group_by_source,
@@ -57,17 +58,15 @@ def load_mapping_matrix(path, src_dim, tgt_dim):
     """Load ``W`` (``.npy``, shape (tgt_dim, src_dim)); errors name the file."""
     path = os.fspath(path)
     try:
-        w = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise EvaluationError(f"{path}: not a .npy mapping ({err})") from err
+        w = load_mapping(path)
+    except AlignmentError as err:
+        raise EvaluationError(str(err)) from err
     if w.shape != (tgt_dim, src_dim):
         raise EvaluationError(
             f"{path}: mapping of shape {w.shape}, expected ({tgt_dim}, {src_dim}) "
             "(target dim, source dim), applied as x @ W.T"
         )
-    if not np.isfinite(w).all():
-        raise EvaluationError(f"{path}: mapping has non-finite values")
-    return w.astype(np.float32)
+    return w
 
 
 def read_items(path):

@@ -164,3 +164,12 @@ def test_cli_split(tmp_path, capsys):
     assert len(D.read_muse_dictionary(tmp_path / "te.txt")) == 3
     assert D.main(["split", str(tmp_path / "missing.txt"), "a", "b"]) == 1
     assert "missing.txt: cannot open" in capsys.readouterr().err
+
+
+def test_read_synonyms_non_utf8_is_a_dictionary_error(tmp_path):
+    from speechbrain_align.dataio.dictionaries import DictionaryError, read_synonyms
+
+    path = tmp_path / "syn.txt"
+    path.write_bytes(b"big\tlarge\ncaf\xe9\tbar\n")
+    with pytest.raises(DictionaryError, match="syn.txt:2: not UTF-8"):
+        read_synonyms(path)

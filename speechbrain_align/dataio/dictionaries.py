@@ -289,7 +289,8 @@ def read_freedict(index_path, dict_path, keep_multiword=False, drop_truncated=Tr
         raise DictionaryError(f"{dict_path}: cannot read ({err})") from err
     pairs, seen, bad, truncated = [], set(), 0, 0
     try:
-        index_lines = open(index_path, encoding="utf-8").read().splitlines()
+        with open(index_path, encoding="utf-8") as handle:
+            index_lines = handle.read().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise DictionaryError(f"{index_path}: cannot read ({err})") from err
     for line_no, line in enumerate(index_lines, start=1):
@@ -436,11 +437,15 @@ def read_synonyms(path):
     path = os.fspath(path)
     synonyms = {}
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")  # decoded line by line so errors name the right line
     except OSError as err:
         raise DictionaryError(f"{path}: cannot open ({err})") from err
     with handle:
-        for line_no, line in enumerate(handle, start=1):
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DictionaryError(f"{path}:{line_no}: not UTF-8 ({err})") from err
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue

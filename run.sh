@@ -2,6 +2,7 @@
 # speechbrain-align: set-up and entry point.
 #   bash run.sh          set up, then run the whole experiment on the default corpus
 #   bash run.sh test     set up, then run the test suite
+#   bash run.sh lock     rewrite requirements.lock from the current .venv
 # Extra arguments after the first are passed on (e.g. `bash run.sh experiment --full`).
 # Idempotent: a second run reuses the virtual environment, packages and data.
 set -euo pipefail
@@ -31,9 +32,12 @@ debian_setup() {
 }
 
 python_setup() {
+    # Installs exactly the versions in requirements.lock (all transitive packages), then
+    # the plugin itself without resolving anything again. Reinstalls when the lock or
+    # setup.py changes.
     local stamp="$VENV/.sb_align_stamp"
     local want
-    want=$(cat setup.py | sha1sum | cut -d' ' -f1)
+    want=$(cat setup.py requirements.lock | sha1sum | cut -d' ' -f1)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
@@ -41,14 +45,36 @@ python_setup() {
         echo "[run.sh] creating virtual environment $VENV"
         python3 -m venv "$VENV"
     fi
-    echo "[run.sh] installing the package and its dependencies (about a minute)"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+    echo "[run.sh] installing the locked dependencies (requirements.lock; about 5 GB, 1-3 min)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+    "$VENV/bin/python" -m pip check >/dev/null || {
+        "$VENV/bin/python" -m pip check >&2
+        echo "[run.sh] the installed packages are inconsistent (pip check above)" >&2
+        exit 1
+    }
     echo "$want" > "$stamp"
 }
 
+write_lock() {
+    # Rewrites requirements.lock from the working .venv (after a deliberate upgrade there).
+    {
+        sed -n '1,/^# Regenerate/p' requirements.lock
+        "$VENV/bin/python" -m pip freeze --exclude-editable |
+            sed -E 's/^((nvidia-|cuda-|triton).*)$/\1 ; platform_system == "Linux" and platform_machine == "x86_64"/'
+    } > requirements.lock.tmp
+    mv requirements.lock.tmp requirements.lock
+    echo "[run.sh] wrote requirements.lock ($(grep -c == requirements.lock) packages)"
+}
+
+if [ "$mode" = lock ]; then
+    write_lock
+    exit 0
+fi
 debian_setup
 python_setup
 export PYTHONHASHSEED=0
+export SB_ALIGN_LOCKED=1
 case "$mode" in
     test)
         exec "$VENV/bin/python" -m pytest -q "$@"

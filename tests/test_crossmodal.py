@@ -34,6 +34,8 @@ def test_label_space_recovers_words_with_true_mapping():
     assert wrong["classification"]["nn_P@1"] < 50.0
     # synonyms: the query word itself is excluded, so w0's best other candidate is scored
     assert res["synonyms"]["n_scored"] == 1
+    assert res["word_types"]["top500_csls_P@1"] == 100.0 and res["word_types"]["n_top500"] == 40
+    assert wrong["word_types"]["top500_csls_P@1"] < 50.0
 
 
 def test_translation_uses_labels_and_dictionary():
@@ -42,8 +44,13 @@ def test_translation_uses_labels_and_dictionary():
     space = label_space("A", speech, None, [])
     pairs = [(f"w{i}", f"f{i}") for i in range(40)]
     res = evaluate_space(space, foreign, w_true, ["unit"], dictionary=pairs)
-    assert set(res) == {"translation"}
+    assert set(res) == {"translation", "word_types"}
     assert res["translation"]["csls_P@1"] == 100.0
+    # type level: gold = each type's label translated; all 40 types in the top-500 band
+    assert res["word_types"]["n_top500"] == 40 and res["word_types"]["top500_csls_P@1"] == 100.0
+    assert res["word_types"]["n_ranks500_1000"] == 0
+    wrong = evaluate_space(space, foreign, np.eye(8, dtype=np.float32), ["unit"], dictionary=pairs)
+    assert wrong["word_types"]["top500_csls_P@1"] < 50.0
 
 
 def test_cluster_space_majority_labels_and_segment_items():

@@ -69,6 +69,7 @@ DEFAULTS = {
     "dis_clip_weights": 0.0,
     # refinement
     "n_refinement": 5,
+    "refinement_patience": None,
     "dico_max_rank": 15000,
     "dico_mode": "mutual",
     "dico_method": "csls",
@@ -264,6 +265,7 @@ def align(
     refine_kwargs = dict(
         dico_max_rank=hp["dico_max_rank"], dico_mode=hp["dico_mode"],
         dico_method=hp["dico_method"], csls_k=hp["csls_k"], criterion_words=hp["criterion_words"],
+        patience=hp["refinement_patience"],
     )
     if method == "supervised":
         if train_pairs is None:

@@ -29,6 +29,7 @@ def refine(
     dico_method="csls",
     csls_k=10,
     criterion_words=10000,
+    patience=None,
 ):
     """Iterate Procrustes on induced dictionaries; keep the best by the criterion.
 
@@ -44,6 +45,11 @@ def refine(
         Passed to :func:`~speechbrain_align.alignment.induction.build_dictionary`.
     criterion_words : int
         Number of frequent source words in the selection criterion.
+    patience : int, optional
+        Stop early once the criterion has not improved for this many
+        iterations (None: run all ``n_iters``). On small, noisy spaces the
+        dictionary keeps improving for tens of iterations, where MUSE's five
+        stop far from the solution.
 
     Returns
     -------
@@ -66,6 +72,7 @@ def refine(
     best = mapping
     best_crit = mean_cosine_criterion(src @ mapping.T, tgt, criterion_words, csls_k)
     log = [{"iteration": 0, "dico_size": 0, "criterion": best_crit, "seconds": 0.0}]
+    best_it = 0
     tgt_n = normalize_rows(tgt)
     for it in range(1, n_iters + 1):
         start = time.time()
@@ -85,5 +92,7 @@ def refine(
         )
         logger.info("refinement %d: %d pairs, criterion %.4f", it, len(dico), crit)
         if crit > best_crit:
-            best, best_crit = mapping, crit
+            best, best_crit, best_it = mapping, crit, it
+        elif patience is not None and it - best_it >= patience:
+            break
     return best, log

@@ -28,6 +28,7 @@ from speechbrain_align.dataio.vectors import Embeddings
 from speechbrain_align.evaluation.tasks import (
     evaluate_translation,
     evaluate_word_classification,
+    evaluate_word_types,
     score_items,
 )
 
@@ -175,10 +176,19 @@ def evaluate_space(space, text, mapping, steps, synonyms=None, dictionary=None, 
 
     Returns
     -------
-    dict task -> result dict of :mod:`speechbrain_align.evaluation.tasks`.
+    dict task -> result dict of :mod:`speechbrain_align.evaluation.tasks`;
+    ``word_types`` holds the type-level retrieval of
+    :func:`~speechbrain_align.evaluation.tasks.evaluate_word_types` (gold: each
+    type's label, or its label's translations in ``dictionary``).
     """
     types, queries, tgt = _prepared(space, text, steps)
     out = {}
+    if dictionary is None:
+        gold = {key: [word] for key, word in space.labels.items()}
+    else:
+        by_word = group_by_source(dictionary)
+        gold = {key: by_word.get(word, ()) for key, word in space.labels.items()}
+    out["word_types"] = evaluate_word_types(types, tgt, gold, mapping=mapping)
     if queries is not None and space.test_items and dictionary is None:
         out["classification"] = evaluate_word_classification(
             queries, tgt, space.test_items, mapping=mapping, ks=ks

@@ -230,7 +230,8 @@ def _metrics(task_result):
     """Keep the numbers of a task result that the tables show."""
     keep = ("n_items", "n_scored", "n_skipped", "skipped_no_query", "skipped_no_gold")
     out = {k: task_result[k] for k in keep if k in task_result}
-    out.update({k: v for k, v in task_result.items() if "_P@" in k})
+    out.update({k: v for k, v in task_result.items() if "_P@" in k or k.startswith("n_top")
+                or k.startswith("n_ranks")})
     return out
 
 
@@ -242,7 +243,7 @@ def align_all(spaces, texts, lexicon, hp, out):
     steps = hp["alignment"]["normalize"]
     en_es = lexicon["en_es"]
     train_es, test_es = split_dictionary(en_es, test_size=hp["translation_test_fraction"], seed=hp["seed"])
-    results = {"classification": {}, "synonyms": {}, "translation": {}}
+    results = {"classification": {}, "synonyms": {}, "translation": {}, "word_types": {}}
     log = {}
     for name, space in spaces.items():
         for cond, text in texts.items():

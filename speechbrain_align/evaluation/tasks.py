@@ -349,3 +349,58 @@ def evaluate_translation(queries, target, pairs, **kwargs):
     """
     grouped = pairs if isinstance(pairs, dict) else group_by_source(pairs)
     return score_items(queries, target, list(grouped.items()), task="translation", **kwargs)
+
+
+def rank_band_name(lo, hi):
+    """Name of a frequency-rank band in results: ``top500``, ``ranks500_1000``.
+
+    Example
+    -------
+    >>> rank_band_name(0, 500), rank_band_name(500, 1000)
+    ('top500', 'ranks500_1000')
+    """
+    return f"top{hi}" if lo == 0 else f"ranks{lo}_{hi}"
+
+
+def evaluate_word_types(types, target, gold, bands=((0, 500), (500, 1000)), **kwargs):
+    """Type-level retrieval: CSLS P@1 of the speech types in frequency-rank bands.
+
+    Arguments
+    ---------
+    types : Embeddings
+        Speech word types (rows sorted by decreasing count), in the target
+        space or mapped there by ``mapping=W`` (see :func:`score_items`).
+    target : Embeddings
+        Text word vectors.
+    gold : dict
+        Type key -> its gold words (its label, the majority word of a cluster
+        or unit, or the label's translations); types without gold are not scored.
+    bands : tuple of (int, int)
+        Half-open ranges of frequency ranks ``[lo, hi)`` over ``types``.
+    **kwargs
+        Passed to :func:`score_items` (``mapping``, ``csls_k``...).
+
+    Returns
+    -------
+    dict
+        ``<band>_csls_P@1`` (percent, None when nothing was scored) and
+        ``n_<band>`` (types scored) per band, named by :func:`rank_band_name`.
+
+    Example
+    -------
+    >>> tgt = Embeddings(["a", "b", "c"], np.eye(3))
+    >>> spk = Embeddings(["u0", "u1", "u2"], np.eye(3)[[0, 2, 1]], [9, 5, 1])
+    >>> r = evaluate_word_types(spk, tgt, {"u0": ["a"], "u1": ["b"], "u2": ["b"]}, bands=((0, 2), (2, 3)))
+    >>> r["top2_csls_P@1"], r["n_top2"], r["ranks2_3_csls_P@1"]
+    (50.0, 2, 100.0)
+    """
+    order = types.sorted_by_count()
+    out = {}
+    for lo, hi in bands:
+        name = rank_band_name(lo, hi)
+        items = [(key, gold[key]) for key in order.words[lo:hi] if gold.get(key)]
+        res = score_items(order, target, items, ks=(1,), methods=("csls",),
+                          task=f"word types {name}", **kwargs)
+        out[f"{name}_csls_P@1"] = res["csls_P@1"]
+        out[f"n_{name}"] = res["n_scored"]
+    return out

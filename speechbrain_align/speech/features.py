@@ -48,7 +48,7 @@ from speechbrain_align.utils.files import atomic_save, write_json
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: segments sliced from whole-utterance features
 NORM_MODES = ("global", "speaker")
 
 
@@ -395,6 +395,90 @@ def cache_key(manifest, options):
     return digest.hexdigest()[:16]
 
 
+def _utterance_raw(job):
+    """Worker: raw features of whole audio files ``(options, [wav, ...])``."""
+    options, wavs = job
+    torch.set_num_threads(1)
+    extractor = FeatureExtractor(**options)
+    return [(wav, *_raw_with_length(extractor, wav)) for wav in wavs]
+
+
+def _raw_with_length(extractor, wav):
+    audio = load_segment(wav)
+    return extractor.raw(audio), len(audio)
+
+
+def _segment_alone(extractor, wav, first, last, min_samples):
+    """Raw features of samples ``[first, last)`` of ``wav`` featurised on their own
+    (zero-padded to ``min_samples``): for utterances whose whole-signal features
+    are not finite."""
+    signal = load_segment(wav)[first:last]
+    if len(signal) < min_samples:
+        pad = min_samples - len(signal)
+        signal = np.pad(signal, (pad // 2, pad - pad // 2))
+    return extractor.raw(signal)
+
+
+def utterance_features(wavs, extractor, workers=1, progress=False):
+    """Raw features of every audio file, each computed once on its whole signal.
+
+    Files are shared among ``workers`` processes (one torch thread each).
+    Returns ``{wav: (feats (T, F) float32, num_samples)}``.
+    """
+    wavs = list(dict.fromkeys(wavs))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(wavs), desc="features", unit="file")
+    out = {}
+    if workers <= 1 or len(wavs) < 2:
+        for wav in wavs:
+            out[wav] = _raw_with_length(extractor, wav)
+            if bar is not None:
+                bar.update(1)
+    else:
+        import multiprocessing
+
+        chunk = max(1, min(32, len(wavs) // (4 * workers)))
+        jobs = [(extractor.options, wavs[i : i + chunk]) for i in range(0, len(wavs), chunk)]
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for done in pool.imap_unordered(_utterance_raw, jobs):
+                for wav, feats, n in done:
+                    out[wav] = (feats, n)
+                if bar is not None:
+                    bar.update(len(done))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def segment_frames(first, last, total, extractor, min_frames, widen):
+    """Frame range ``[t0, t1)`` of samples ``[first, last)`` in an utterance of ``total`` frames.
+
+    Frame ``t`` is centred on sample ``t * hop`` (centred STFT), so the
+    segment keeps the frame count it would have on its own signal. With
+    ``widen``, a segment shorter than ``min_frames`` takes neighbouring frames
+    of its utterance, centred on it.
+
+    Example
+    -------
+    >>> ex = FeatureExtractor()
+    >>> segment_frames(1600, 4800, 100, ex, 3, False)
+    (10, 31)
+    >>> segment_frames(1600, 1680, 100, ex, 5, True)
+    (8, 13)
+    """
+    hop = extractor.hop_samples
+    t0 = int(round(first / hop))
+    n = extractor.num_frames(last - first)
+    if widen and n < min_frames:
+        n = min_frames
+        t0 = int(round((first + last) / (2 * hop))) - n // 2
+    t0 = max(0, min(t0, total - (n if widen else 1)))
+    return t0, min(total, t0 + n)
+
+
 def extract_features(
     rows,
     extractor,
@@ -403,10 +487,17 @@ def extract_features(
     short_segments="pad",
     nonfinite="error",
     progress=False,
+    workers=1,
 ):
     """Compute features of every segment row (dicts from the manifest reader).
 
-    Each audio file is read once (segments are grouped by file). Returns a
+    Each audio file is read and featurised ONCE, on its whole signal (in
+    ``workers`` processes); segments are slices of its frames (a segment's
+    edge frames therefore see its neighbours' samples, as in running
+    speech). A segment shorter than ``min_frames`` frames is widened to
+    ``min_frames`` frames of its utterance (``short_segments="pad"``),
+    dropped with a counted warning (``"skip"``) or raises (``"error"``);
+    an empty segment always raises with ``"pad"``. Returns a
     :class:`FeatureStore` of unnormalised features, in manifest order, with
     ``skipped`` counts for segments left out.
     """
@@ -415,47 +506,40 @@ def extract_features(
     if nonfinite not in ("error", "skip"):
         raise ValueError(f"nonfinite must be error or skip, got {nonfinite!r}")
     min_samples = max(0, (min_frames - 1) * extractor.hop_samples)
-    by_wav = {}
-    for i, row in enumerate(rows):
-        by_wav.setdefault(row["wav"], []).append(i)
+    utterances = utterance_features([row["wav"] for row in rows], extractor, workers, progress)
     results = [None] * len(rows)
     skipped = {"short": 0, "nonfinite": 0}
     first_reason = {}
-    iterator = by_wav.items()
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, total=len(by_wav), desc="features", unit="file")
-    for wav, indices in iterator:
-        audio = load_segment(wav)
-        for i in indices:
-            row = rows[i]
-            first = int(round(row["start"] * TARGET_SAMPLE_RATE))
-            last = min(int(round(row["stop"] * TARGET_SAMPLE_RATE)), len(audio))
-            signal = audio[first:last]
-            if len(signal) < max(1, min_samples):
-                if short_segments == "error" or (short_segments == "pad" and len(signal) == 0):
-                    raise FeatureError(
-                        f"{source}: segment {row['ID']!r} has {len(signal)} samples, "
-                        f"fewer than {min_frames} frames (short_segments={short_segments!r})"
-                    )
-                if short_segments == "skip":
-                    skipped["short"] += 1
-                    first_reason.setdefault("short", row["ID"])
-                    continue
-                pad = min_samples - len(signal)
-                signal = np.pad(signal, (pad // 2, pad - pad // 2))
-            feats = extractor.raw(signal)
-            if not np.isfinite(feats).all():
-                if nonfinite == "error":
-                    raise FeatureError(
-                        f"{source}: segment {row['ID']!r} ({wav}) has non-finite "
-                        "features (NaN/inf); fix the audio or use nonfinite='skip'"
-                    )
-                skipped["nonfinite"] += 1
-                first_reason.setdefault("nonfinite", row["ID"])
+    for i, row in enumerate(rows):
+        feats, n_samples = utterances[row["wav"]]
+        first = int(round(row["start"] * TARGET_SAMPLE_RATE))
+        last = min(int(round(row["stop"] * TARGET_SAMPLE_RATE)), n_samples)
+        short = last - first < max(1, min_samples)
+        if short:
+            if short_segments == "error" or (short_segments == "pad" and last <= first):
+                raise FeatureError(
+                    f"{source}: segment {row['ID']!r} has {max(0, last - first)} samples, "
+                    f"fewer than {min_frames} frames (short_segments={short_segments!r})"
+                )
+            if short_segments == "skip":
+                skipped["short"] += 1
+                first_reason.setdefault("short", row["ID"])
                 continue
-            results[i] = feats
+        if np.isfinite(feats).all():
+            t0, t1 = segment_frames(first, last, len(feats), extractor, min_frames, short)
+            seg = feats[t0:t1]
+        else:  # a bad sample spoils its whole utterance (log-Mel top_db): featurise alone
+            seg = _segment_alone(extractor, row["wav"], first, last, min_samples)
+        if not np.isfinite(seg).all():
+            if nonfinite == "error":
+                raise FeatureError(
+                    f"{source}: segment {row['ID']!r} ({row['wav']}) has non-finite "
+                    "features (NaN/inf); fix the audio or use nonfinite='skip'"
+                )
+            skipped["nonfinite"] += 1
+            first_reason.setdefault("nonfinite", row["ID"])
+            continue
+        results[i] = seg
     for reason, count in skipped.items():
         if count:
             logger.warning(
@@ -467,7 +551,7 @@ def extract_features(
         raise FeatureError(f"{source}: no segment has usable features")
     lengths = [len(results[i]) for i in kept]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    feats = np.concatenate([results[i] for i in kept], axis=0)
+    feats = np.ascontiguousarray(np.concatenate([results[i] for i in kept], axis=0))
     return FeatureStore([rows[i]["ID"] for i in kept], offsets, feats, skipped)
 
 
@@ -480,6 +564,7 @@ def load_features(
     nonfinite="error",
     rows=None,
     progress=True,
+    workers=1,
 ):
     """Features of a manifest's segments, from the cache or computed and cached.
 
@@ -494,6 +579,8 @@ def load_features(
         See :func:`extract_features`; part of the cache key.
     rows : list of dict, optional
         The manifest already read (avoids reading it twice).
+    workers : int
+        Processes that compute features (not part of the cache key).
 
     Returns
     -------
@@ -521,7 +608,8 @@ def load_features(
     if rows is None:
         rows = read_segment_manifest(manifest)
     store = extract_features(
-        rows, extractor, os.fspath(manifest), min_frames, short_segments, nonfinite, progress
+        rows, extractor, os.fspath(manifest), min_frames, short_segments, nonfinite, progress,
+        workers,
     )
     os.makedirs(cache_dir, exist_ok=True)
     atomic_save(feats_path, lambda p: np.save(p, store.feats.numpy()))

@@ -20,6 +20,7 @@ Command line::
 """
 
 import argparse
+import inspect
 import logging
 import os
 import sys
@@ -68,7 +69,7 @@ def train_skipgram_on_sentences(
     seed=1234,
     sg=1,
     alpha=0.05,
-    sample=1e-4,
+    sample=1e-3,
     max_vocab=None,
     source="<sentences>",
 ):
@@ -90,7 +91,11 @@ def train_skipgram_on_sentences(
     alpha : float
         Initial learning rate (fastText's skip-gram default 0.05).
     sample : float
-        Sub-sampling threshold of frequent tokens (fastText default 1e-4).
+        Sub-sampling threshold of frequent tokens. 1e-3 (word2vec's default)
+        suits the corpora here (10^4 to 10^6 tokens): fastText's 1e-4, meant
+        for billions of tokens, drops most tokens of a small corpus (the
+        oracle T on 17k spoken tokens: supervised P@1 3.3% with 1e-4, 55%
+        with 1e-3).
     max_vocab : int, optional
         Keep at most this many most frequent tokens.
     source : str
@@ -196,18 +201,34 @@ def nearest_neighbours(emb, word, k=5):
     return [(emb.words[i], float(sims[i])) for i in order]
 
 
+def skipgram_defaults():
+    """The default keyword values of :func:`train_skipgram_on_sentences` (the one
+    place where skip-gram settings are defined; CLIs and recipes read them here).
+
+    Example
+    -------
+    >>> d = skipgram_defaults()
+    >>> d["sample"], d["dim"], "source" in d
+    (0.001, 50, False)
+    """
+    params = inspect.signature(train_skipgram_on_sentences).parameters
+    return {name: p.default for name, p in params.items()
+            if p.default is not inspect.Parameter.empty and name != "source"}
+
+
 def add_arguments(parser):
     """Skip-gram hyperparameters as ``argparse`` options (shared with recipes)."""
-    parser.add_argument("--dim", type=int, default=50)
-    parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--min_count", "--min-count", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--negative", type=int, default=5)
-    parser.add_argument("--workers", "--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--sample", type=float, default=1e-4)
-    parser.add_argument("--max_vocab", "--max-vocab", type=int, default=None)
+    d = skipgram_defaults()
+    parser.add_argument("--dim", type=int, default=d["dim"])
+    parser.add_argument("--window", type=int, default=d["window"])
+    parser.add_argument("--min_count", "--min-count", type=int, default=d["min_count"])
+    parser.add_argument("--epochs", type=int, default=d["epochs"])
+    parser.add_argument("--negative", type=int, default=d["negative"])
+    parser.add_argument("--workers", "--threads", type=int, default=d["workers"])
+    parser.add_argument("--seed", type=int, default=d["seed"])
+    parser.add_argument("--alpha", type=float, default=d["alpha"])
+    parser.add_argument("--sample", type=float, default=d["sample"])
+    parser.add_argument("--max_vocab", "--max-vocab", type=int, default=d["max_vocab"])
     return parser
 
 
@@ -281,7 +302,8 @@ def run_from_hparams(hparams):
         dim=hparams["dim"], window=hparams["window"], min_count=hparams["min_count"],
         epochs=hparams["epochs"], negative=hparams["negative"],
         workers=hparams["threads"], seed=hparams["seed"],
-        alpha=hparams.get("alpha", 0.05), sample=hparams.get("sample", 1e-4),
+        alpha=hparams.get("alpha", skipgram_defaults()["alpha"]),
+        sample=hparams.get("sample", skipgram_defaults()["sample"]),
         max_vocab=hparams.get("max_vocab"),
     )
     seconds = time.time() - start

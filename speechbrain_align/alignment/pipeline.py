@@ -147,12 +147,15 @@ def _adversarial(src, tgt, hp, seed, output_folder, run_opts):
     save_folder = os.path.join(output_folder, "save")
     checkpointer = hp.get("checkpointer")
     if checkpointer is None:
-        checkpointer = sb.utils.checkpoints.Checkpointer(
+        from speechbrain_align.utils.checkpoints import SafeCheckpointer
+
+        checkpointer = SafeCheckpointer(
             save_folder,
             recoverables={
                 "mapping": mapping, "discriminator": discriminator,
                 "lr_schedule": lr_schedule, "counter": epoch_counter,
             },
+            log_files=[os.path.join(output_folder, "adversarial_log.txt")],
         )
     train_logger = hp.get("train_logger")
     if train_logger is None and hp.get("log_file", True):

@@ -131,6 +131,26 @@ def test_resume_rewinds_the_train_log(tmp_path):
     assert open(log).read() == "epoch: 1\n"
 
 
+def test_finished_run_keeps_its_log(tmp_path):
+    from speechbrain.utils.epoch_loop import EpochCounter
+
+    log = str(tmp_path / "train_log.txt")
+    counter = EpochCounter(1)
+    ckpt = SafeCheckpointer(tmp_path / "save", {"counter": counter}, log_files=[log])
+    for _ in counter:
+        with open(log, "w") as handle:
+            handle.write("epoch: 1\n")
+        ckpt.save_checkpoint()
+    with open(log, "a") as handle:
+        handle.write("test: 0.9\n")  # written after the last checkpoint
+    again = SafeCheckpointer(tmp_path / "save", {"counter": EpochCounter(1)}, log_files=[log])
+    again.recover_if_possible()  # nothing left to train: no rewind
+    assert open(log).read() == "epoch: 1\ntest: 0.9\n"
+    longer = SafeCheckpointer(tmp_path / "save", {"counter": EpochCounter(2)}, log_files=[log])
+    longer.recover_if_possible()  # one more epoch to train: rewound
+    assert open(log).read() == "epoch: 1\n"
+
+
 def test_rng_states_resume(tmp_path):
     _, ckpt = _setup(tmp_path)
     sampler = random.Random(5)

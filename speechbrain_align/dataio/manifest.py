@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import os
 
+from speechbrain_align.utils.errors import UserError
 from speechbrain_align.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ SEGMENT_FIELDS = [
 ]
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A manifest or an alignment file is malformed; the message names it."""
 
 

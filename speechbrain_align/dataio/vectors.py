@@ -13,12 +13,13 @@ import os
 
 import numpy as np
 
-from speechbrain_align.utils.files import atomic_save, atomic_write
+from speechbrain_align.utils.errors import DamagedFileError, UserError
+from speechbrain_align.utils.files import atomic_save, atomic_write, load_array_file
 
 logger = logging.getLogger(__name__)
 
 
-class VectorFileError(ValueError):
+class VectorFileError(UserError, ValueError):
     """A vector file is malformed; the message names the file and line."""
 
 
@@ -217,20 +218,18 @@ def load_binary(path):
     """Load an ``.npz`` written by :func:`save_binary`."""
     path = os.fspath(path)
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise VectorFileError(f"{path}: not a vector archive ({err})") from err
-    with data:
-        if "words" not in data or "vectors" not in data:
-            raise VectorFileError(f"{path}: archive lacks 'words' or 'vectors'")
-        vectors = data["vectors"]
-        if not np.isfinite(vectors).all():
-            raise VectorFileError(f"{path}: non-finite values in vectors")
-        counts = data["counts"] if "counts" in data else None
-        try:
-            return Embeddings(data["words"].tolist(), vectors, counts)
-        except ValueError as err:
-            raise VectorFileError(f"{path}: {err}") from err
+        data = load_array_file(path, "vector archive (.npz)")
+    except DamagedFileError as err:
+        raise VectorFileError(str(err)) from err
+    if not isinstance(data, dict) or "words" not in data or "vectors" not in data:
+        raise VectorFileError(f"{path}: archive lacks 'words' or 'vectors'")
+    vectors = data["vectors"]
+    if not np.isfinite(vectors).all():
+        raise VectorFileError(f"{path}: non-finite values in vectors")
+    try:
+        return Embeddings(data["words"].tolist(), vectors, data.get("counts"))
+    except ValueError as err:
+        raise VectorFileError(f"{path}: {err}") from err
 
 
 def load_embeddings(path, max_vocab=None):

@@ -29,11 +29,12 @@ import zlib
 import numpy as np
 
 from speechbrain_align.dataio.vectors import Embeddings, write_vec
+from speechbrain_align.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 
-class SkipgramError(ValueError):
+class SkipgramError(UserError, ValueError):
     """Unusable input for skip-gram training; the message names the file or the problem."""
 
 

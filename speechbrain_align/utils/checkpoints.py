@@ -18,8 +18,8 @@ makes a kill at any instant harmless:
   sampler's) are saved and restored, so a resumed run draws what an
   uninterrupted one would (dropout, shuffling, subsampling);
 * the sizes of the train logs given as ``log_files`` are recorded; resuming
-  from a checkpoint truncates each log to its recorded size, so an epoch
-  logged just before a kill is not logged twice.
+  training from a checkpoint truncates each log to its recorded size, so an
+  epoch logged just before a kill is not logged twice.
 
 Use it in a YAML in place of SpeechBrain's class::
 
@@ -456,7 +456,7 @@ class SafeCheckpointer(Checkpointer):
 
         Loading with no key (how ``Brain.fit`` resumes) also rewinds the
         ``log_files`` to their size at that checkpoint when it is the most
-        recent one. Raises :class:`CheckpointError` when checkpoints exist but
+        recent one and training goes on from it. Raises :class:`CheckpointError` when checkpoints exist but
         none can be loaded.
         """
         candidates = self.find_checkpoints(importance_key, max_key, min_key, ckpt_predicate)
@@ -483,8 +483,18 @@ class SafeCheckpointer(Checkpointer):
         return None
 
     def _rewind_logs(self, ckpt):
+        """Truncate the logs to their size at ``ckpt`` if training resumes from it.
+
+        Only from the newest checkpoint, and only when an epoch counter (if
+        any) has epochs left: a rerun of a finished run keeps its log.
+        """
+        from speechbrain.utils.epoch_loop import EpochCounter
+
         latest = max((c.meta["unixtime"] for c in self.list_checkpoints()), default=None)
         if latest is None or ckpt.meta["unixtime"] < latest or not if_main_process():
+            return
+        counters = [c for c in self.recoverables.values() if isinstance(c, EpochCounter)]
+        if counters and all(c.current >= c.limit for c in counters):
             return
         for path, size in (ckpt.meta.get(LOGS_KEY) or {}).items():
             if path in self.log_files and os.path.isfile(path) and os.path.getsize(path) > size:

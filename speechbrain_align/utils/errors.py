@@ -40,6 +40,14 @@ class HparamsError(UserError, ValueError):
     """A recipe's YAML file or one of its command-line overrides is wrong."""
 
 
+class DamagedFileError(UserError, ValueError):
+    """A data file (array, archive, model) is truncated, damaged or of another format."""
+
+
+class StepFailed(UserError, RuntimeError):
+    """A child command failed; it has printed its own error."""
+
+
 def _os_error_message(err):
     """``path: reason`` for an OSError that names a file, else None."""
     name = getattr(err, "filename", None)
@@ -78,7 +86,7 @@ def run_main(main, argv=None, prog=None):
 
     Use as ``sys.exit(run_main(main))`` in a script. Bugs (any other
     exception) propagate with their traceback. ``main`` may return an exit
-    code (None counts as 0).
+    code (anything but an int counts as 0).
 
     Example
     -------
@@ -105,7 +113,7 @@ def run_main(main, argv=None, prog=None):
         logger.debug("user error", exc_info=True)
         print(f"{prog}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
-    return int(code or 0)
+    return code if isinstance(code, int) else 0
 
 
 # ---------------------------------------------------------------- hparams

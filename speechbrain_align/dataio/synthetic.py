@@ -1040,4 +1040,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

@@ -672,4 +672,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

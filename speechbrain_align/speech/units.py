@@ -28,12 +28,13 @@ evaluation only, a per-unit table of majority word and purity
 import collections
 import csv
 import inspect
+import io
 import logging
 import os
 
 import numpy as np
 
-from speechbrain_align.dataio.manifest import ManifestError, group_by_utterance
+from speechbrain_align.dataio.manifest import ManifestError, group_by_utterance, read_manifest_text
 from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
 from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 from speechbrain_align.utils.files import (
@@ -480,10 +481,7 @@ def read_assignment(path):
     {'s_0000': 'u0002', 's_0001': 'u0000'}
     """
     path = os.fspath(path)
-    try:
-        handle = open(path, encoding="utf-8", newline="")
-    except OSError as err:
-        raise ManifestError(f"{path}: cannot open assignment ({err})") from err
+    handle = io.StringIO(read_manifest_text(path, "assignment"), newline="")
     out = {}
     with handle:
         reader = csv.DictReader(handle)

@@ -15,6 +15,7 @@ key, a malformed YAML file, and an epoch counter with no epoch to train.
 import io
 import logging
 import os
+import re
 import sys
 
 import yaml
@@ -310,6 +311,10 @@ def load_recipe_hparams(hparams_file, overrides=None):
     except yaml.YAMLError as err:
         raise HparamsError(f"{source}: not valid YAML ({_yaml_where(err)})") from None
     except (TypeError, ValueError) as err:
+        placeholder = re.match(r"'(\w+)' is a !PLACEHOLDER", str(err))
+        if placeholder:
+            key = placeholder.group(1)
+            raise HparamsError(f"{source}: {key} has no value: pass --{key}=...") from None
         if not parsed:
             raise
         keys = ", ".join(f"--{k}" for k in parsed)

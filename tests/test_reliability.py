@@ -353,3 +353,20 @@ def test_15_text_alignment_checks_everything_before_touching_results(tmp_path):
         assert code == 1 and message in err, err
         for name, text in kept.items():
             assert (out / name).read_text() == text, name
+
+
+def test_12_damaged_feature_cache_is_recomputed(tmp_path, caplog):
+    from speechbrain_align.speech.features import FeatureExtractor, load_features
+
+    wav = _wav(tmp_path / "a.wav", 1.0)
+    manifest = tmp_path / "m.csv"
+    write_segment_manifest([Segment(wav, 0.1, 0.4, "a", "s", "u", 0),
+                            Segment(wav, 0.5, 0.9, "b", "s", "u", 1)], manifest)
+    cache = tmp_path / "cache"
+    first = load_features(manifest, str(cache), FeatureExtractor(), progress=False)
+    feats = next(cache.glob("*.feats.npy"))
+    feats.write_bytes(feats.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING):
+        again = load_features(manifest, str(cache), FeatureExtractor(), progress=False)
+    assert "unusable feature cache" in caplog.text and str(feats) in caplog.text
+    assert np.array_equal(first.feats.numpy(), again.feats.numpy())

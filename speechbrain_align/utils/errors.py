@@ -198,7 +198,7 @@ def check_overrides(defaults, overrides, source="hparams", prefix=""):
         if key not in defaults:
             if prefix:
                 continue  # nested keys may be added (HyperPyYAML merges them)
-            known = ", ".join(sorted(str(k) for k in defaults)[:40])
+            known = ", ".join(sorted(str(k) for k in defaults if not str(k).startswith("__"))[:40])
             raise HparamsError(f"{source}: --{name}: no such key (the YAML has: {known})")
         default = defaults[key]
         if isinstance(default, dict) and isinstance(value, dict):

@@ -192,9 +192,9 @@ def read_manifest_text(path, what="manifest"):
     -------
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "m.csv")
-    >>> _ = open(p, "wb").write("\ufeffID,wav\n".encode("utf-8"))
+    >>> _ = open(p, "wb").write(b"\\xef\\xbb\\xbfID,wav")  # with a UTF-8 byte-order mark
     >>> read_manifest_text(p)
-    'ID,wav\n'
+    'ID,wav'
     """
     from speechbrain_align.dataio.textgrid import decode_text_file
 

@@ -52,6 +52,7 @@ from speechbrain_align.dataio.text import (
     write_text_corpus,
 )
 from speechbrain_align.dataio.tokenize import tokenize
+from speechbrain_align.utils.errors import run_main
 from speechbrain_align.utils.files import already_prepared, mark_prepared, write_json
 
 logger = logging.getLogger(__name__)
@@ -252,4 +253,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

@@ -23,6 +23,7 @@ Usage::
 import argparse
 import logging
 import os
+import sys
 
 from speechbrain_align.dataio.alignments import (
     AlignmentError,
@@ -32,6 +33,7 @@ from speechbrain_align.dataio.alignments import (
     read_textgrids,
 )
 from speechbrain_align.dataio.prepare import prepare_split_manifests
+from speechbrain_align.utils.errors import run_main
 
 logger = logging.getLogger(__name__)
 
@@ -182,4 +184,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -18,11 +18,13 @@ Usage::
 import argparse
 import logging
 import os
+import sys
 
 from speechbrain_align.dataio.alignments import read_isolated_words, split_speakers_by_hash
 from speechbrain_align.dataio.manifest import ManifestError
 from speechbrain_align.dataio.prepare import SPLITS, prepare_split_manifests
 from speechbrain_align.dataio.textgrid import read_text_file
+from speechbrain_align.utils.errors import run_main
 
 logger = logging.getLogger(__name__)
 
@@ -134,4 +136,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

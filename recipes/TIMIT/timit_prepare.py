@@ -18,9 +18,11 @@ import argparse
 import logging
 import os
 import random
+import sys
 
 from speechbrain_align.dataio.alignments import read_timit
 from speechbrain_align.dataio.prepare import prepare_split_manifests
+from speechbrain_align.utils.errors import run_main
 
 logger = logging.getLogger(__name__)
 
@@ -149,4 +151,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

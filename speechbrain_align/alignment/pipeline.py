@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from speechbrain_align.alignment.criterion import mean_cosine_criterion
+from speechbrain_align.alignment.induction import MODES
 from speechbrain_align.alignment.normalization import as_steps, normalize_embeddings
 from speechbrain_align.alignment.procrustes import procrustes_on_pairs
 from speechbrain_align.alignment.refinement import refine
@@ -36,7 +37,8 @@ from speechbrain_align.retrieval.search import (
     mean_knn_similarity,
     normalize_rows,
 )
-from speechbrain_align.utils.files import atomic_save
+from speechbrain_align.utils.errors import DamagedFileError, UserError
+from speechbrain_align.utils.files import atomic_save, load_array_file
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ DEFAULTS = {
 }
 
 
-class AlignmentError(ValueError):
+class AlignmentError(UserError, ValueError):
     """Inputs that cannot be aligned; the message names the file or key."""
 
 
@@ -112,6 +114,64 @@ def _pairs_to_indices(pairs, src_words, tgt_words, name="train_pairs"):
             raise AlignmentError(f"{name}: word pairs need Embeddings (with words) as inputs")
         return dictionary_indices(pairs, src_words, tgt_words, name)
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+_CHOICES = {
+    "normalize": ("unit", "center", "unitdim", "none"),
+    "init_normalize": ("unit", "center", "unitdim", "none"),
+    "map_orthogonalize": ("iterative", "svd"),
+    "map_init": ("identity", "random"),
+    "dico_mode": MODES,
+    "dico_method": ("nn", "csls"),
+}
+
+
+def check_options(method, hparams=None, shapes=None, names=("source", "target")):
+    """:data:`DEFAULTS` updated with ``hparams``, after checking them.
+
+    Checks the named choices and, given the ``(rows, dim)`` ``shapes`` of the
+    two spaces, that unsupervised methods get equal dimensions and that the
+    adversarial method's ``max_rank`` fits both vocabularies. Lets a caller
+    validate everything before writing anything (the recipe checks before
+    touching its results folder). Raises :class:`AlignmentError` naming the
+    key or the input.
+
+    Example
+    -------
+    >>> check_options("vecmap", {"csls_k": 5})["csls_k"]
+    5
+    >>> try:
+    ...     check_options("vecmap", {"dico_mode": "both"})
+    ... except AlignmentError as err:
+    ...     print(err)
+    dico_mode: unknown 'both' (known: s2t, t2s, mutual, union)
+    """
+    if method not in METHODS:
+        raise AlignmentError(f"method: unknown {method!r} (known: {', '.join(METHODS)})")
+    hp = copy.copy(DEFAULTS)
+    hp.update(dict(hparams or {}))
+    for key, known in _CHOICES.items():
+        values = as_steps(hp[key]) if key.endswith("normalize") else [hp[key]]
+        for value in values:
+            if value not in known:
+                raise AlignmentError(f"{key}: unknown {value!r} (known: {', '.join(known)})")
+    if shapes is None:
+        return hp
+    (n_src, src_dim), (n_tgt, tgt_dim) = shapes
+    if method != "supervised" and src_dim != tgt_dim:
+        raise AlignmentError(
+            f"{names[0]} has dimension {src_dim} but {names[1]} has {tgt_dim}; "
+            f"unsupervised methods need equal dimensions"
+        )
+    if method == "adversarial":
+        for name, n in ((names[0], n_src), (names[1], n_tgt)):
+            if n < hp["max_rank"]:
+                raise AlignmentError(
+                    f"{name}: vocabulary of {n} words is smaller than max_rank="
+                    f"{hp['max_rank']} (the most frequent words the discriminator sees); "
+                    f"lower max_rank"
+                )
+    return hp
 
 
 def _given(hp, key, factory):
@@ -148,12 +208,15 @@ def _adversarial(src, tgt, hp, seed, output_folder, run_opts):
     save_folder = os.path.join(output_folder, "save")
     checkpointer = hp.get("checkpointer")
     if checkpointer is None:
-        checkpointer = sb.utils.checkpoints.Checkpointer(
+        from speechbrain_align.utils.checkpoints import SafeCheckpointer
+
+        checkpointer = SafeCheckpointer(
             save_folder,
             recoverables={
                 "mapping": mapping, "discriminator": discriminator,
                 "lr_schedule": lr_schedule, "counter": epoch_counter,
             },
+            log_files=[os.path.join(output_folder, "adversarial_log.txt")],
         )
     train_logger = hp.get("train_logger")
     if train_logger is None and hp.get("log_file", True):
@@ -237,25 +300,10 @@ def align(
     >>> log["criterion"] > 0.99
     True
     """
-    if method not in METHODS:
-        raise AlignmentError(f"method: unknown {method!r} (known: {', '.join(METHODS)})")
-    hp = copy.copy(DEFAULTS)
-    hp.update(dict(hparams or {}))
+    check_options(method, hparams)
     src, src_words = _as_matrix(src_emb, names[0])
     tgt, tgt_words = _as_matrix(tgt_emb, names[1])
-    if method != "supervised" and src.shape[1] != tgt.shape[1]:
-        raise AlignmentError(
-            f"{names[0]} has dimension {src.shape[1]} but {names[1]} has {tgt.shape[1]}; "
-            f"unsupervised methods need equal dimensions"
-        )
-    if method == "adversarial":
-        for name, n in ((names[0], len(src)), (names[1], len(tgt))):
-            if n < hp["max_rank"]:
-                raise AlignmentError(
-                    f"{name}: vocabulary of {n} words is smaller than max_rank="
-                    f"{hp['max_rank']} (the most frequent words the discriminator sees); "
-                    f"lower max_rank"
-                )
+    hp = check_options(method, hparams, (src.shape, tgt.shape), names)
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
     start = time.time()
@@ -323,10 +371,10 @@ def save_mapping(w, path):
 def load_mapping(path):
     """Load a mapping saved by :func:`save_mapping` (error names the file)."""
     try:
-        w = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise AlignmentError(f"{path}: not a mapping .npy ({err})") from err
-    if w.ndim != 2 or not np.isfinite(w).all():
+        w = load_array_file(path, "mapping .npy")
+    except DamagedFileError as err:
+        raise AlignmentError(str(err)) from err
+    if not isinstance(w, np.ndarray) or w.ndim != 2 or not np.isfinite(w).all():
         raise AlignmentError(f"{path}: expected a finite 2-D matrix, got shape {w.shape}")
     return w.astype(np.float32)
 

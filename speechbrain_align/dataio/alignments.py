@@ -91,8 +91,29 @@ class _ErrorPolicy:
             )
 
 
+def time_rounding(text):
+    """Half a unit of the last decimal of a time written as ``text`` (seconds).
+
+    The most a time so written can be off; 0 for other notations.
+
+    Example
+    -------
+    >>> time_rounding("1.36"), time_rounding("1.359"), time_rounding("2e-3")
+    (0.005, 0.0005, 0.0)
+    """
+    text = text.strip()
+    if "." not in text or not text.replace(".", "", 1).lstrip("+-").isdigit():
+        return 0.0
+    return 0.5 * 10.0 ** -len(text.split(".", 1)[1])
+
+
 class _Utterance:
-    """Tokens of one utterance before normalisation: ``(start, stop, word, line)``."""
+    """Tokens of one utterance before normalisation: ``(start, stop, word, line)``.
+
+    ``rounding`` is how far (seconds) a token's end may be off because of
+    how the source format wrote it; an end past the audio by at most that
+    much is moved to the end of the audio.
+    """
 
     def __init__(self, utt_id, spk_id, wav, source, line):
         self.utt_id = utt_id
@@ -101,10 +122,17 @@ class _Utterance:
         self.source = source
         self.line = line
         self.tokens = []
+        self.rounding = 0.0
+        self.overlaps = []
 
     def segments(self, check_audio):
-        """Validate times (and audio) and return the kept-word segments."""
+        """Validate times (and audio) and return the kept-word segments.
+
+        Words that start before the previous word ends (beyond the rounding)
+        are kept and listed in ``self.overlaps`` (reported by the reader).
+        """
         segs, lines = [], []
+        self.overlaps = []
         for start, stop, label, line in self.tokens:
             word = normalize_word(label)
             # Silence may have zero length; words may not. Neither may run backwards.
@@ -115,6 +143,11 @@ class _Utterance:
                 )
             if not word:
                 continue
+            if segs and start < segs[-1].stop - 2 * self.rounding - 1e-6:
+                self.overlaps.append(
+                    f"{self.source}:{line}: {word!r} starts at {start:.4f} s, before "
+                    f"{segs[-1].word!r} ends at {segs[-1].stop:.4f} s"
+                )
             seg = Segment(
                 wav=self.wav,
                 start=start,
@@ -137,25 +170,41 @@ class _Utterance:
             raise AudioError(f"{self.source}:{self.line}: {err}") from err
         length = frames / rate
         for seg, line in zip(segs, lines):
-            if seg.stop > length + 1.0 / rate:
+            if seg.stop > length + 1.0 / rate + self.rounding:
                 raise AudioError(
-                    f"{self.source}:{line}: word {seg.word!r} "
-                    f"[{seg.start:.3f}, {seg.stop:.3f}] s falls outside "
-                    f"{self.wav} ({length:.3f} s)"
+                    f"{self.source}:{line}: word {seg.word!r} [{seg.start:.4f}, "
+                    f"{seg.stop:.4f}] s falls outside {self.wav}: it ends "
+                    f"{1000 * (seg.stop - length):.2f} ms after the audio "
+                    f"({frames} samples = {length:.5f} s; allowed: one sample"
+                    + (f" + {1000 * self.rounding:g} ms of rounding)" if self.rounding else ")")
                 )
+            if seg.stop > length:  # within the rounding: end at the audio's end
+                seg.stop = length
+                if seg.stop <= seg.start:
+                    raise AudioError(
+                        f"{self.source}:{line}: word {seg.word!r} starts at {seg.start:.4f} s, "
+                        f"at or after the end of {self.wav} ({length:.5f} s)"
+                    )
         # Same checks again through the shared helper: it warns (once per
         # rate) about audio that will be resampled to 16 kHz.
-        check_segments_audio(segs[:1], f"{self.source}:{self.line}")
+        check_segments_audio(segs[:1], f"{self.source}:{self.line}", tolerance=self.rounding)
 
 
 def _collect(utterances, policy, check_audio):
-    out = []
+    out, overlaps = [], []
     for utt in utterances:
         policy.total += 1
         try:
             out.extend(utt.segments(check_audio))
         except ManifestError as err:
             policy.fail(err)
+            continue
+        overlaps.extend(utt.overlaps)
+    if overlaps:
+        logger.warning(
+            "%d word(s) overlap the word before them (their segments keep these times); "
+            "first: %s", len(overlaps), overlaps[0],
+        )
     return out
 
 
@@ -242,6 +291,7 @@ def _parse_librispeech_alignment(path, audio_root, ext, policy):
         else:
             wav = librispeech_wav(audio_root, utt_id, ext)
         utt = _Utterance(utt_id, utt_id.split("-")[0], wav, path, line_no)
+        utt.rounding = max(time_rounding(t) for t in ends.split(","))
         start = 0.0
         for word, stop in zip(words, times):
             utt.tokens.append((start, stop, word, line_no))
@@ -540,6 +590,9 @@ def read_ctm(path, wav_map, spk_map=None, on_error="raise", check_audio=True):
             utts.pop(utt_id, None)
             continue
         utts[utt_id].tokens.append((start, start + dur, parts[4], line_no))
+        utts[utt_id].rounding = max(
+            utts[utt_id].rounding, time_rounding(parts[2]) + time_rounding(parts[3])
+        )
     for utt in utts.values():
         utt.tokens.sort(key=lambda tok: (tok[0], tok[1]))
     segs = _collect(utts.values(), policy, check_audio)
@@ -728,7 +781,12 @@ def split_speakers_by_hash(speakers, valid_fraction, test_fraction, salt=""):
     """Assign each speaker to ``train``/``valid``/``test`` from its hash.
 
     Deterministic, independent of which other speakers are present (adding
-    data never moves a speaker), and speaker-disjoint by construction.
+    data never moves a speaker), and speaker-disjoint by construction. With
+    few speakers the hash can leave a part empty: a part with a positive
+    fraction and no speaker raises :class:`AlignmentError` (say how many
+    speakers there are and what to change); a part with one speaker (or the
+    train part with one) logs a warning, as its scores say nothing about
+    other speakers.
 
     Example
     -------
@@ -745,4 +803,19 @@ def split_speakers_by_hash(speakers, valid_fraction, test_fraction, salt=""):
             out[spk] = "test"
         else:
             out[spk] = "train"
+    fractions = {"train": 1.0 - valid_fraction - test_fraction,
+                 "valid": valid_fraction, "test": test_fraction}
+    for part, fraction in fractions.items():
+        n = sum(1 for p in out.values() if p == part)
+        if fraction > 0 and n == 0:
+            raise AlignmentError(
+                f"speaker split: none of the {len(out)} speakers falls in {part!r} "
+                f"({part} fraction {fraction:g}); use more speakers, a larger fraction, "
+                "or another salt"
+            )
+        if fraction > 0 and n == 1:
+            logger.warning(
+                "speaker split: %r has a single speaker (of %d); its scores say little "
+                "about other speakers", part, len(out),
+            )
     return out

@@ -1,6 +1,8 @@
 """Audio access for word segments: checks, loading and resampling to 16 kHz."""
 
 import functools
+import hashlib
+import json
 import logging
 import os
 
@@ -24,7 +26,8 @@ def audio_info(path):
 
     Cached by path, size and modification time, so a file rewritten in place
     is read afresh. Raises :class:`AudioError` naming the file when it is
-    missing or unreadable.
+    missing or unreadable, or when its last sample cannot be decoded (a
+    truncated FLAC whose header still promises the full length).
     """
     try:
         stat = os.stat(path)
@@ -42,6 +45,19 @@ def _audio_info(path, size, mtime_ns):
         info = soundfile.info(path)
     except Exception as err:  # soundfile raises several types
         raise AudioError(f"{path}: unreadable audio ({err})") from err
+    if info.frames > 0:
+        try:
+            tail, _ = soundfile.read(path, start=info.frames - 1, stop=info.frames)
+        except Exception as err:  # noqa: BLE001 - libsndfile errors of a damaged file
+            tail, reason = (), str(err)
+        else:
+            reason = f"{len(tail)} samples read"
+        if len(tail) != 1:
+            raise AudioError(
+                f"{path}: truncated or damaged audio: the header promises {info.frames} "
+                f"samples ({info.frames / info.samplerate:.3f} s) but the last one cannot be "
+                f"decoded ({reason})"
+            )
     return info.samplerate, info.frames
 
 
@@ -81,7 +97,19 @@ def load_segment(path, start=None, stop=None, sample_rate=TARGET_SAMPLE_RATE):
             f"{path}: segment [{start}, {stop}] s falls outside the audio "
             f"({frames / rate:.3f} s) or is empty"
         )
-    data, _ = soundfile.read(path, start=first, stop=min(last, frames), dtype="float32")
+    stop_frame = min(last, frames)
+    try:
+        data, _ = soundfile.read(path, start=first, stop=stop_frame, dtype="float32")
+    except Exception as err:  # noqa: BLE001 - libsndfile errors of a damaged file
+        raise AudioError(
+            f"{path}: cannot decode samples {first}-{stop_frame} of {frames} ({err}); "
+            "the file is truncated or damaged"
+        ) from err
+    if len(data) != stop_frame - first:
+        raise AudioError(
+            f"{path}: truncated audio: {len(data)} of the {stop_frame - first} samples "
+            f"from {first / rate:.3f} s could be read"
+        )
     if data.ndim > 1:
         data = data.mean(axis=1)
     if rate != sample_rate:
@@ -99,7 +127,7 @@ def resample(signal, orig_rate, new_rate):
     return AF.resample(tensor, orig_rate, new_rate).numpy()
 
 
-def check_segments_audio(segments, source, on_error="raise"):
+def check_segments_audio(segments, source, on_error="raise", tolerance=0.0):
     """Check every segment's audio exists, is readable and covers its times.
 
     Arguments
@@ -110,6 +138,9 @@ def check_segments_audio(segments, source, on_error="raise"):
     on_error : "raise" or "skip"
         Raise :class:`AudioError` on the first bad segment, or drop bad
         segments and log one counted warning.
+    tolerance : float
+        Seconds a segment may end after the audio, beyond one sample (the
+        rounding of the times in the source format).
 
     Returns
     -------
@@ -122,11 +153,11 @@ def check_segments_audio(segments, source, on_error="raise"):
             if rate != TARGET_SAMPLE_RATE:
                 _warn_rate_once(seg.wav, rate)
             length = frames / rate
-            # Allow one frame of rounding at the end.
-            if seg.stop > length + 1.0 / rate or seg.start < 0:
+            # Allow one frame of rounding at the end, plus the format's rounding.
+            if seg.stop > length + 1.0 / rate + tolerance or seg.start < 0:
                 raise AudioError(
-                    f"{source}: segment {seg.ID!r} [{seg.start:.3f}, {seg.stop:.3f}] s "
-                    f"falls outside {seg.wav} ({length:.3f} s)"
+                    f"{source}: segment {seg.ID!r} [{seg.start:.4f}, {seg.stop:.4f}] s "
+                    f"falls outside {seg.wav} ({frames} samples = {length:.5f} s)"
                 )
         except AudioError as err:
             if on_error == "raise":
@@ -143,3 +174,35 @@ def check_segments_audio(segments, source, on_error="raise"):
             bad[0][1],
         )
     return kept
+
+
+def segments_fingerprint(rows):
+    """A hash of the segments' audio: ids, files, times, and each file's size and date.
+
+    Keys caches of anything computed from the audio (a changed manifest, or
+    an audio file rewritten, gives another key). Raises :class:`AudioError`
+    naming a missing file.
+
+    Example
+    -------
+    >>> import tempfile, os, soundfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.wav")
+    >>> soundfile.write(path, np.zeros(800, dtype="float32"), 16000)
+    >>> rows = [{"ID": "a", "wav": path, "start": 0.0, "stop": 0.05}]
+    >>> key = segments_fingerprint(rows)
+    >>> key == segments_fingerprint([dict(rows[0], stop=0.04)])
+    False
+    """
+    digest = hashlib.sha1()
+    stats = {}
+    for row in rows:
+        wav = row["wav"]
+        if wav not in stats:
+            try:
+                stat = os.stat(wav)
+            except OSError:
+                raise AudioError(f"{wav}: audio file not found (segment {row['ID']!r})") from None
+            stats[wav] = [stat.st_size, stat.st_mtime_ns]
+        item = [row["ID"], wav, float(row["start"]), float(row["stop"])] + stats[wav]
+        digest.update(json.dumps(item).encode("utf-8"))
+    return digest.hexdigest()

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from speechbrain_align.dataio.tokenize import normalize_text, tokenize
+from speechbrain_align.utils.errors import UserError
 from speechbrain_align.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 FREEDICT_DIR = "/usr/share/dictd"
 
 
-class DictionaryError(ValueError):
+class DictionaryError(UserError, ValueError):
     """A dictionary file or dictionary is unusable; the message names the file (and line)."""
 
 
@@ -577,4 +578,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

@@ -23,9 +23,11 @@ position   index of the word in its utterance (0, 1, ...), so that
 
 import csv
 import dataclasses
+import io
 import logging
 import os
 
+from speechbrain_align.utils.errors import UserError
 from speechbrain_align.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ SEGMENT_FIELDS = [
 ]
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A manifest or an alignment file is malformed; the message names it."""
 
 
@@ -148,13 +150,12 @@ def read_segment_manifest(path):
     """Read a segment manifest into a list of dicts with typed fields.
 
     ``start``, ``stop``, ``duration`` become floats and ``position`` an int.
-    Errors name the file and the line (header = line 1).
+    Errors name the file and the line (header = line 1). UTF-8 (with or
+    without a byte-order mark) and UTF-16 with a byte-order mark are read;
+    other encodings are an error naming the line.
     """
     path = os.fspath(path)
-    try:
-        handle = open(path, encoding="utf-8", newline="")
-    except OSError as err:
-        raise ManifestError(f"{path}: cannot open manifest ({err})") from err
+    handle = io.StringIO(read_manifest_text(path), newline="")
     rows = []
     with handle:
         reader = csv.DictReader(handle)
@@ -182,6 +183,27 @@ def read_segment_manifest(path):
             seen.add(row["ID"])
             rows.append(row)
     return rows
+
+
+def read_manifest_text(path, what="manifest"):
+    """The decoded text of a CSV file; errors name the file (and line).
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.csv")
+    >>> _ = open(p, "wb").write(b"\\xef\\xbb\\xbfID,wav")  # with a UTF-8 byte-order mark
+    >>> read_manifest_text(p)
+    'ID,wav'
+    """
+    from speechbrain_align.dataio.textgrid import decode_text_file
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        raise ManifestError(f"{path}: cannot open {what} ({err})") from err
+    return decode_text_file(data, path)
 
 
 def group_by_utterance(rows):

@@ -76,6 +76,7 @@ from speechbrain_align.utils.files import (
     mark_prepared,
     write_json,
 )
+from speechbrain_align.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +110,11 @@ VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4"]
 _NOT_PHONES = {";"}
 
 
-class EspeakError(RuntimeError):
+class EspeakError(UserError, RuntimeError):
     """espeak-ng could not be loaded, initialised, or failed to speak."""
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError, ValueError):
     """An input text or a corpus option is unusable; the message names it."""
 
 
@@ -1039,4 +1040,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

@@ -22,16 +22,17 @@ import shutil
 import subprocess
 
 from speechbrain_align.dataio.tokenize import tokenize
+from speechbrain_align.utils.errors import UserError
 from speechbrain_align.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
 
-class TextCorpusError(ValueError):
+class TextCorpusError(UserError, ValueError):
     """A text input is unusable; the message names the file (and line)."""
 
 
-class SwordError(RuntimeError):
+class SwordError(UserError, RuntimeError):
     """``mod2imp`` or a SWORD module is missing, or the dump is unusable."""
 
 
@@ -671,4 +672,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

@@ -13,12 +13,13 @@ import os
 
 import numpy as np
 
-from speechbrain_align.utils.files import atomic_save, atomic_write
+from speechbrain_align.utils.errors import DamagedFileError, UserError
+from speechbrain_align.utils.files import atomic_save, atomic_write, load_array_file
 
 logger = logging.getLogger(__name__)
 
 
-class VectorFileError(ValueError):
+class VectorFileError(UserError, ValueError):
     """A vector file is malformed; the message names the file and line."""
 
 
@@ -122,15 +123,17 @@ def read_vec(path, max_vocab=None, on_duplicate="error"):
         A repeated word raises :class:`VectorFileError`, or is skipped with a
         counted warning (the first occurrence is kept).
 
-    Errors name the file and line: a bad header, a line whose dimension
-    differs from the header, non-numeric or non-finite values.
+    Errors name the file and line: a bad header, a header whose word count
+    disagrees with the rows (a truncated or edited file; the rows after
+    ``max_vocab`` are counted, not parsed), a line whose dimension differs
+    from the header, non-numeric or non-finite values.
     """
     path = os.fspath(path)
     try:
         handle = open(path, "rb")
     except OSError as err:
         raise VectorFileError(f"{path}: cannot open ({err})") from err
-    words, rows, seen, duplicates = [], [], set(), 0
+    words, rows, seen, duplicates, rest = [], [], set(), 0, 0
     count = dim = None
     with handle:
         for line_no, raw in enumerate(handle, start=1):
@@ -142,6 +145,7 @@ def read_vec(path, max_vocab=None, on_duplicate="error"):
                 count, dim = _parse_header(path, line)
                 continue
             if max_vocab is not None and len(words) >= max_vocab:
+                rest = _count_rows(handle, raw)
                 break
             fields = line.rstrip("\r\n").rstrip(" ").split(" ")
             if len(fields) == 1 and not fields[0]:
@@ -169,11 +173,19 @@ def read_vec(path, max_vocab=None, on_duplicate="error"):
         raise VectorFileError(f"{path}:1: empty file, expected a '<count> <dim>' header")
     if duplicates:
         logger.warning("%s: skipped %d duplicate words", path, duplicates)
-    if max_vocab is None and len(words) + duplicates != count:
-        logger.warning("%s: header says %d words, read %d", path, count, len(words))
+    if len(words) + duplicates + rest != count:
+        raise VectorFileError(
+            f"{path}:1: header says {count} words but the file has "
+            f"{len(words) + duplicates + rest} rows (truncated or edited?)"
+        )
     vectors = np.asarray(rows, dtype=np.float32).reshape(len(rows), dim)
     counts = _read_counts(path, words)
     return Embeddings(words, vectors, counts)
+
+
+def _count_rows(handle, current):
+    """Non-empty lines from ``current`` (already read) to the end of ``handle``."""
+    return (1 if current.strip() else 0) + sum(1 for line in handle if line.strip())
 
 
 def _parse_header(path, line):
@@ -217,20 +229,18 @@ def load_binary(path):
     """Load an ``.npz`` written by :func:`save_binary`."""
     path = os.fspath(path)
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise VectorFileError(f"{path}: not a vector archive ({err})") from err
-    with data:
-        if "words" not in data or "vectors" not in data:
-            raise VectorFileError(f"{path}: archive lacks 'words' or 'vectors'")
-        vectors = data["vectors"]
-        if not np.isfinite(vectors).all():
-            raise VectorFileError(f"{path}: non-finite values in vectors")
-        counts = data["counts"] if "counts" in data else None
-        try:
-            return Embeddings(data["words"].tolist(), vectors, counts)
-        except ValueError as err:
-            raise VectorFileError(f"{path}: {err}") from err
+        data = load_array_file(path, "vector archive (.npz)")
+    except DamagedFileError as err:
+        raise VectorFileError(str(err)) from err
+    if not isinstance(data, dict) or "words" not in data or "vectors" not in data:
+        raise VectorFileError(f"{path}: archive lacks 'words' or 'vectors'")
+    vectors = data["vectors"]
+    if not np.isfinite(vectors).all():
+        raise VectorFileError(f"{path}: non-finite values in vectors")
+    try:
+        return Embeddings(data["words"].tolist(), vectors, data.get("counts"))
+    except ValueError as err:
+        raise VectorFileError(f"{path}: {err}") from err
 
 
 def load_embeddings(path, max_vocab=None):

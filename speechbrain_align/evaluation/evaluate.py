@@ -46,11 +46,12 @@ from speechbrain_align.evaluation.tasks import (
     evaluate_translation,
     evaluate_word_classification,
 )
+from speechbrain_align.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """Unusable evaluation input; the message names the file (and line)."""
 
 
@@ -198,4 +199,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

@@ -20,10 +20,11 @@ import re
 
 import numpy as np
 
+from speechbrain_align.utils.errors import UserError
 from speechbrain_align.utils.files import atomic_save
 
 
-class PlotInputError(ValueError):
+class PlotInputError(UserError, ValueError):
     """Plot input is empty or malformed; the message names the file, key or line."""
 
 

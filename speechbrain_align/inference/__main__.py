@@ -36,7 +36,7 @@ def build_parser():
 
 def format_answer(wav, answer):
     """A human-readable table of one :meth:`AlignedSpace.query` answer."""
-    lines = [f"{wav}:"]
+    lines = [f"{wav}:"] + [f"  note: {note}" for note in answer.get("notes", [])]
     for method in ("nn", "csls"):
         if method not in answer:
             continue
@@ -54,12 +54,12 @@ def main(argv=None):
     if args.k < 1:
         print("error: --k must be >= 1", file=sys.stderr)
         return 2
-    from speechbrain_align.dataio.manifest import ManifestError
-    from speechbrain_align.inference.pretrained import AlignedSpace, AlignedSpaceError
+    from speechbrain_align.inference.pretrained import AlignedSpace
+    from speechbrain_align.utils.errors import UserError
 
     try:
         space = AlignedSpace.from_hparams(source=args.space, device=args.device)
-    except (AlignedSpaceError, OSError) as err:
+    except (UserError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     methods = ("nn", "csls") if args.method == "both" else (args.method,)
@@ -67,7 +67,7 @@ def main(argv=None):
     for wav in args.wav:
         try:
             answer = space.query(wav, k=args.k, methods=methods)
-        except (ManifestError, ValueError, OSError) as err:
+        except (UserError, ValueError, OSError) as err:
             print(f"error: {wav}: {err}", file=sys.stderr)
             status = 1
             continue
@@ -79,4 +79,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

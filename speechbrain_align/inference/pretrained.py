@@ -52,7 +52,13 @@ from speechbrain_align.alignment.normalization import apply_normalizer, as_steps
 from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, AudioError, resample
 from speechbrain_align.dataio.vectors import Embeddings, load_binary, save_binary
 from speechbrain_align.retrieval.search import csls_knn, knn, mean_knn_similarity, normalize_rows
-from speechbrain_align.utils.files import atomic_save, atomic_write
+from speechbrain_align.utils.errors import DamagedFileError, UserError
+from speechbrain_align.utils.files import (
+    atomic_save,
+    atomic_write,
+    load_array_file,
+    load_torch_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +73,16 @@ FILES = {
     "foreign_mapping": "foreign_mapping.npy",
 }
 METHODS = ("nn", "csls")
+MIN_QUERY_SECONDS = 0.05  # shorter queries hold no word (spoken words last ~0.1 s or more)
+SILENCE_PEAK = 1e-3  # peak amplitude below -60 dBFS: no speech to encode
 
 
-class AlignedSpaceError(ValueError):
+class AlignedSpaceError(UserError, ValueError):
     """An aligned-space folder is incomplete or inconsistent; the message names the file."""
+
+
+class QueryError(UserError, ValueError):
+    """A query cannot hold a spoken word (silent, too short); the message names it."""
 
 
 # ------------------------------------------------------------ normalisation
@@ -251,6 +263,10 @@ def export_aligned_space(
 # ------------------------------------------------------------ inference
 
 
+def _name(wav):
+    return os.fspath(wav) if isinstance(wav, (str, os.PathLike)) else "signal"
+
+
 class AlignedSpace:
     """A spoken-word -> text-word retriever over an exported aligned space.
 
@@ -273,6 +289,7 @@ class AlignedSpace:
         self.hparams = hparams
         self.folder = os.fspath(folder)
         self.device = device
+        self.notes = []  # warnings about the last query (e.g. resampling)
 
         def path(key):
             name = hparams.get(key)
@@ -284,10 +301,12 @@ class AlignedSpace:
         if "encoder" not in hparams:
             raise AlignedSpaceError(f"{self.folder}/hyperparams.yaml: no 'encoder' key")
         self.encoder = hparams["encoder"].to(device).eval()
-        state = torch.load(path("encoder_file"), map_location=device, weights_only=True)
         try:
+            state = load_torch_file(path("encoder_file"), "encoder checkpoint", device)
             self.encoder.load_state_dict(state)
-        except RuntimeError as err:
+        except DamagedFileError as err:
+            raise AlignedSpaceError(str(err)) from err
+        except (RuntimeError, AttributeError, TypeError) as err:
             raise AlignedSpaceError(
                 f"{path('encoder_file')}: does not fit the encoder of hyperparams.yaml ({err})"
             ) from err
@@ -299,16 +318,26 @@ class AlignedSpace:
         speech_norm, self._fitted = fit_normalizer(speech.vectors, steps)
         self.speech_words = speech.words
         self.targets = {}
-        mapping = np.load(path("mapping_file"))
+        mapping = self._load_matrix(path("mapping_file"))
         self._add_target("text", load_binary(path("text_vectors_file")), mapping, speech_norm, steps)
         if hparams.get("foreign_vectors_file"):
             foreign = load_binary(path("foreign_vectors_file"))
             foreign_map = (
-                np.load(path("foreign_mapping_file"))
+                self._load_matrix(path("foreign_mapping_file"))
                 if hparams.get("foreign_mapping_file")
                 else mapping
             )
             self._add_target("foreign", foreign, foreign_map, speech_norm, steps)
+
+    @staticmethod
+    def _load_matrix(path):
+        try:
+            matrix = load_array_file(path, "mapping (.npy)")
+        except DamagedFileError as err:
+            raise AlignedSpaceError(str(err)) from err
+        if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
+            raise AlignedSpaceError(f"{path}: expected a 2-D mapping matrix")
+        return matrix
 
     def _add_target(self, name, emb, mapping, speech_norm, steps):
         if mapping.shape[1] != speech_norm.shape[1] or mapping.shape[0] != emb.dim:
@@ -352,7 +381,12 @@ class AlignedSpace:
         return "foreign" in self.targets
 
     def load_audio(self, wav):
-        """A 16 kHz float32 signal from a path (any rate) or ``(signal, rate)``."""
+        """A 16 kHz float32 signal from a path (any rate) or ``(signal, rate)``.
+
+        Another rate is resampled with a warning (also kept in
+        ``self.notes`` for :meth:`query`): the encoder learnt from 16 kHz
+        audio, and upsampled narrowband audio lacks the upper band.
+        """
         if isinstance(wav, (str, os.PathLike)):
             # Read directly rather than through dataio.audio's cached file info,
             # so a file rewritten in place (a temporary query file) is read afresh.
@@ -367,14 +401,38 @@ class AlignedSpace:
         signal = np.asarray(signal, dtype=np.float32)
         if signal.ndim != 1:
             raise ValueError(f"expected a 1-D mono signal, got shape {signal.shape}")
-        return signal if rate == TARGET_SAMPLE_RATE else resample(signal, rate, TARGET_SAMPLE_RATE)
+        self.notes = []
+        if rate == TARGET_SAMPLE_RATE:
+            return signal
+        note = (f"{_name(wav)}: {rate} Hz audio resampled to {TARGET_SAMPLE_RATE} Hz"
+                + (" (narrowband: the model heard 16 kHz audio; answers may be worse)"
+                   if rate < TARGET_SAMPLE_RATE else ""))
+        logger.warning(note)
+        self.notes.append(note)
+        return resample(signal, rate, TARGET_SAMPLE_RATE)
 
     @torch.no_grad()
     def encode(self, wav):
-        """The raw speech vector ``(D,)`` of one spoken word (path or ``(signal, rate)``)."""
+        """The raw speech vector ``(D,)`` of one spoken word (path or ``(signal, rate)``).
+
+        Raises :class:`QueryError` for audio that cannot hold a word: shorter
+        than :data:`MIN_QUERY_SECONDS` or silent (peak below :data:`SILENCE_PEAK`).
+        """
         signal = self.load_audio(wav)
-        if signal.size == 0:
-            raise ValueError(f"{wav if isinstance(wav, str) else 'signal'}: empty audio")
+        seconds = signal.size / TARGET_SAMPLE_RATE
+        if seconds < MIN_QUERY_SECONDS:
+            raise QueryError(
+                f"{_name(wav)}: {seconds * 1000:.1f} ms of audio; a spoken word needs at "
+                f"least {MIN_QUERY_SECONDS * 1000:.0f} ms"
+            )
+        if not np.isfinite(signal).all():
+            raise QueryError(f"{_name(wav)}: the audio has NaN or infinite samples")
+        peak = float(np.abs(signal).max())
+        if peak < SILENCE_PEAK:
+            raise QueryError(
+                f"{_name(wav)}: silent (peak amplitude {peak:.1e}, below {SILENCE_PEAK:g}); "
+                "no spoken word to look up"
+            )
         feats = self.features.compute_features(signal).to(self.device)
         lengths = torch.tensor([feats.shape[0]], device=self.device)
         encode = getattr(self.encoder, "encode", self.encoder)
@@ -439,6 +497,8 @@ class AlignedSpace:
             "language": self.hparams.get("language"),
             "foreign_language": self.hparams.get("foreign_language"),
         }
+        if self.notes:
+            answer["notes"] = list(self.notes)
         for method in methods:
             answer[method] = {"words": self.search(vector, k, method, "text")[0]}
             if self.has_foreign:

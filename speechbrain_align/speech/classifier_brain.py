@@ -37,10 +37,11 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from speechbrain_align.dataio.audio import load_segment
+from speechbrain_align.dataio.audio import load_segment, segments_fingerprint
 from speechbrain_align.dataio.manifest import ManifestError, read_segment_manifest
 from speechbrain_align.speech.acoustic_image import logmel_image
-from speechbrain_align.utils.files import atomic_save, write_json
+from speechbrain_align.utils.errors import DamagedFileError
+from speechbrain_align.utils.files import atomic_save, load_array_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -341,8 +342,10 @@ def frame_stores(hparams, progress=True):
 def cache_images(rows, path, n_mels=128, size=32):
     """Resized log-Mel images of ``rows``' segments, cached in an ``.npz`` file.
 
-    The cache is reused when it holds exactly these ids with the same image
-    options; otherwise it is recomputed and written atomically.
+    The cache is reused when it was made from the same segments (ids, audio
+    files, times, and the files' sizes and dates:
+    :func:`~speechbrain_align.dataio.audio.segments_fingerprint`) with the
+    same image options; otherwise it is recomputed and written atomically.
 
     Returns
     -------
@@ -351,12 +354,14 @@ def cache_images(rows, path, n_mels=128, size=32):
     """
     ids = [r["ID"] for r in rows]
     options = np.array([n_mels, size])
+    key = np.array(segments_fingerprint(rows))
     if os.path.isfile(path):
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if list(data["ids"]) == ids and np.array_equal(data["options"], options):
-                    return dict(zip(ids, data["images"]))
-        except (OSError, ValueError, KeyError) as err:
+            data = load_array_file(path, "image cache")
+            if (list(data["ids"]) == ids and np.array_equal(data["options"], options)
+                    and str(data.get("key", "")) == str(key)):
+                return dict(zip(ids, data["images"]))
+        except (DamagedFileError, KeyError, TypeError) as err:
             logger.warning("%s: unreadable image cache (%s), recomputing", path, err)
     from tqdm import tqdm
 
@@ -366,7 +371,9 @@ def cache_images(rows, path, n_mels=128, size=32):
         images[i] = logmel_image(signal, n_mels=n_mels, size=size)
     atomic_save(
         path,
-        lambda tmp: np.savez(tmp, ids=np.array(ids, dtype=str), images=images, options=options),
+        lambda tmp: np.savez(
+            tmp, ids=np.array(ids, dtype=str), images=images, options=options, key=key
+        ),
     )
     return dict(zip(ids, images))
 

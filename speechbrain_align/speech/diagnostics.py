@@ -760,4 +760,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))

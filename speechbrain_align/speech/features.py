@@ -42,9 +42,10 @@ import os
 import numpy as np
 import torch
 
-from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, load_segment
+from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, AudioError, load_segment
 from speechbrain_align.dataio.manifest import read_segment_manifest
-from speechbrain_align.utils.files import atomic_save, write_json
+from speechbrain_align.utils.errors import DamagedFileError, UserError
+from speechbrain_align.utils.files import atomic_save, load_array_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ CACHE_VERSION = 2  # 2: segments sliced from whole-utterance features
 NORM_MODES = ("global", "speaker")
 
 
-class FeatureError(ValueError):
+class FeatureError(UserError, ValueError):
     """Features could not be computed or are non-finite; the message names the segment."""
 
 
@@ -212,12 +213,16 @@ class FeatureExtractor:
 
     @classmethod
     def load(cls, path):
-        """An extractor from a file written by :meth:`save`."""
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-        return cls(
-            mean=data["mean"], std=data["std"], norm=data.get("norm", "global"), **data["options"]
-        )
+        """An extractor from a file written by :meth:`save` (errors name the file)."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            return cls(
+                mean=data["mean"], std=data["std"], norm=data.get("norm", "global"),
+                **data["options"],
+            )
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise FeatureError(f"{path}: not a readable feature-extractor file ({err})") from err
 
 
 class FeatureStore:
@@ -513,7 +518,13 @@ def extract_features(
     for i, row in enumerate(rows):
         feats, n_samples = utterances[row["wav"]]
         first = int(round(row["start"] * TARGET_SAMPLE_RATE))
-        last = min(int(round(row["stop"] * TARGET_SAMPLE_RATE)), n_samples)
+        last = int(round(row["stop"] * TARGET_SAMPLE_RATE))
+        if last > n_samples + 1:  # one sample of rounding, as load_segment allows
+            raise AudioError(
+                f"{source}: segment {row['ID']!r} [{row['start']:.4f}, {row['stop']:.4f}] s "
+                f"falls outside {row['wav']} ({n_samples / TARGET_SAMPLE_RATE:.4f} s)"
+            )
+        last = min(last, n_samples)
         short = last - first < max(1, min_samples)
         if short:
             if short_segments == "error" or (short_segments == "pad" and last <= first):
@@ -598,13 +609,15 @@ def load_features(
     base = os.path.join(cache_dir, f"{stem}.{key}")
     feats_path, index_path = base + ".feats.npy", base + ".index.npz"
     if os.path.exists(index_path) and os.path.exists(feats_path):
-        with np.load(index_path, allow_pickle=False) as index:
-            ids = index["ids"].tolist()
-            offsets = index["offsets"]
+        try:
+            index = load_array_file(index_path, "feature cache index")
+            ids, offsets = index["ids"].tolist(), index["offsets"]
             skipped = json.loads(str(index["skipped"]))
-        feats = np.load(feats_path)
-        logger.info("%s: features from cache %s", manifest, feats_path)
-        return FeatureStore(ids, offsets, torch.from_numpy(feats), skipped)
+            feats = load_array_file(feats_path, "feature cache")
+            logger.info("%s: features from cache %s", manifest, feats_path)
+            return FeatureStore(ids, offsets, torch.from_numpy(feats), skipped)
+        except (DamagedFileError, KeyError, ValueError, TypeError) as err:
+            logger.warning("%s: unusable feature cache (%s); recomputing", base, err)
     if rows is None:
         rows = read_segment_manifest(manifest)
     store = extract_features(

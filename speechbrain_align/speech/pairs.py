@@ -209,7 +209,8 @@ def make_dataset(examples, store, max_contexts=None, seed=0):
     -------
     DynamicItemDataset with output keys ``id``, ``centre_index`` and
     ``context_indices`` (segment numbers in ``store``); batch it with
-    ``Speech2VecCollate(store)``, which gathers and pads the frames.
+    ``Speech2VecCollate(store)``, which gathers and pads the frames. Its
+    ``context_rng`` attribute is the generator of the neighbour draw.
     """
     from speechbrain.dataio.dataset import DynamicItemDataset
     from speechbrain.utils.data_pipeline import provides, takes
@@ -230,6 +231,8 @@ def make_dataset(examples, store, max_contexts=None, seed=0):
             contexts = rng.sample(contexts, max_contexts)
         yield contexts
 
-    return DynamicItemDataset(
+    dataset = DynamicItemDataset(
         data, dynamic_items=[pipeline], output_keys=["id", "centre_index", "context_indices"]
     )
+    dataset.context_rng = rng  # checkpointed (SafeCheckpointer.track_rng): exact resume
+    return dataset

@@ -289,6 +289,8 @@ def run_speech2vec(hparams, run_opts):
         checkpointer=hparams["checkpointer"],
     )
     brain.has_valid = valid_set is not None
+    if hasattr(brain.checkpointer, "track_rng"):  # the neighbour draw resumes exactly
+        brain.checkpointer.track_rng("context_sampler", train_set.context_rng)
     collate = Speech2VecCollate(stores[0])
     loader_opts = dict(hparams.get("dataloader_options", {}), collate_fn=collate)
     valid_opts = {}

@@ -27,14 +27,14 @@ evaluation only, a per-unit table of majority word and purity
 
 import collections
 import csv
-import hashlib
 import inspect
+import io
 import logging
 import os
 
 import numpy as np
 
-from speechbrain_align.dataio.manifest import ManifestError, group_by_utterance
+from speechbrain_align.dataio.manifest import ManifestError, group_by_utterance, read_manifest_text
 from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
 from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 from speechbrain_align.utils.files import (
@@ -64,13 +64,6 @@ def unit_name(index):
 # ---------------------------------------------------------------------------
 
 
-def _rows_fingerprint(rows):
-    digest = hashlib.sha1()
-    for row in rows:
-        digest.update(f"{row['ID']}|{row['wav']}|{row['start']}|{row['stop']}\n".encode())
-    return digest.hexdigest()
-
-
 def _logmel_chunk(args):
     """Worker: log-Mel images of a list of ``(wav, start, stop)``."""
     items, image_kwargs = args
@@ -96,8 +89,9 @@ def segment_logmel_features(
         Manifest rows (``ID``, ``wav``, ``start``, ``stop``).
     cache_path : str, optional
         ``.npy`` file holding the ``(len(rows), size*size)`` matrix. It is
-        reused when it was made from the same rows (IDs, files, times) and
-        image options, recomputed otherwise; written atomically.
+        reused when it was made from the same rows (IDs, files, times, and
+        the files' sizes and dates) and image options, recomputed otherwise
+        (also when damaged); written atomically.
     workers : int
         Worker processes (spawned, one torch thread each); ``<= 1`` computes
         in this process.
@@ -112,11 +106,18 @@ def segment_logmel_features(
     -------
     numpy.ndarray, float32, one row per manifest row (same order).
     """
-    options = {"rows": _rows_fingerprint(rows), "n": len(rows), "image": image_kwargs}
+    from speechbrain_align.dataio.audio import segments_fingerprint
+    from speechbrain_align.utils.errors import DamagedFileError
+    from speechbrain_align.utils.files import load_array_file
+
+    options = {"rows": segments_fingerprint(rows), "n": len(rows), "image": image_kwargs}
     if cache_path is not None and already_prepared([cache_path], options):
-        feats = np.load(cache_path)
-        logger.info("Reusing log-Mel images from %s", cache_path)
-        return feats
+        try:
+            feats = load_array_file(cache_path, "log-Mel image cache")
+            logger.info("Reusing log-Mel images from %s", cache_path)
+            return feats
+        except DamagedFileError as err:
+            logger.warning("%s; recomputing", err)
     from tqdm import tqdm
 
     items = [(row["wav"], row["start"], row["stop"]) for row in rows]
@@ -480,10 +481,7 @@ def read_assignment(path):
     {'s_0000': 'u0002', 's_0001': 'u0000'}
     """
     path = os.fspath(path)
-    try:
-        handle = open(path, encoding="utf-8", newline="")
-    except OSError as err:
-        raise ManifestError(f"{path}: cannot open assignment ({err})") from err
+    handle = io.StringIO(read_manifest_text(path, "assignment"), newline="")
     out = {}
     with handle:
         reader = csv.DictReader(handle)

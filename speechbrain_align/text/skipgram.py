@@ -30,11 +30,12 @@ import zlib
 import numpy as np
 
 from speechbrain_align.dataio.vectors import Embeddings, write_vec
+from speechbrain_align.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 
-class SkipgramError(ValueError):
+class SkipgramError(UserError, ValueError):
     """Unusable input for skip-gram training; the message names the file or the problem."""
 
 
@@ -273,7 +274,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from speechbrain_align.utils.errors import run_main
+
+    sys.exit(run_main(main))
 
 
 def run_from_hparams(hparams):

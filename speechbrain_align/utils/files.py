@@ -9,7 +9,11 @@ which is renamed over the target only once it is complete.
 import contextlib
 import json
 import os
+import pickle
 import tempfile
+import zipfile
+
+from speechbrain_align.utils.errors import DamagedFileError
 
 
 def _umask_mode():
@@ -158,3 +162,56 @@ def already_prepared(outputs, options):
 def mark_prepared(outputs, options):
     """Record that ``outputs`` were made with ``options`` (see :func:`already_prepared`)."""
     write_json(_options_file([os.fspath(o) for o in outputs]), options)
+
+
+def load_array_file(path, what="array file"):
+    """Load a ``.npy`` (array) or ``.npz`` (dict of arrays, read eagerly) without pickles.
+
+    A file that is missing, truncated, damaged or not written by numpy raises
+    :class:`~speechbrain_align.utils.errors.DamagedFileError` naming it.
+
+    Example
+    -------
+    >>> import numpy as np, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npy")
+    >>> np.save(path, np.eye(2)); load_array_file(path).shape
+    (2, 2)
+    >>> _ = open(path, "wb").write(b"\\x93NUMPY garbage")
+    >>> try:
+    ...     load_array_file(path, "mapping")
+    ... except DamagedFileError as err:
+    ...     print(str(err).replace(path, "m.npy").split(" (")[0])
+    m.npy: not a readable mapping
+    """
+    import numpy as np
+
+    path = os.fspath(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                return {key: data[key] for key in data.files}
+        return data
+    except FileNotFoundError:
+        raise DamagedFileError(f"{path}: {what} not found") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+        reason = "it holds pickled objects" if "pickled" in str(err) else str(err)[:120]
+        raise DamagedFileError(
+            f"{path}: not a readable {what} (damaged, truncated or not written by numpy: {reason})"
+        ) from err
+
+
+def load_torch_file(path, what="model file", map_location="cpu"):
+    """``torch.load(path, weights_only=True)``; a damaged file raises DamagedFileError naming it."""
+    import torch
+
+    path = os.fspath(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise DamagedFileError(f"{path}: {what} not found") from None
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise DamagedFileError(
+            f"{path}: not a readable {what} (damaged, truncated or not a torch file: {reason})"
+        ) from err

@@ -19,20 +19,22 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_align.dataio.manifest import ManifestError
 from speechbrain_align.speech.classifier_brain import run_classification
+from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 
-if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+
+def main(argv):
+    """Parse ``hparams_file [--key=value ...]``, train, validate and test."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     if run_opts.get("device", "cpu") == "cpu":
         torch.set_num_threads(int(os.environ.get("SB_ALIGN_THREADS", "1")))
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams = load_recipe_hparams(hparams_file, overrides)
     missing = [hparams[k] for k in ("train_csv", "valid_csv", "test_csv") if not os.path.isfile(hparams[k])]
     if missing:
-        sys.exit(
-            f"error: manifests not found: {missing}; build the corpus first "
+        raise ManifestError(
+            f"manifests not found: {missing}; build the corpus first "
             "(recipes/Bible/bible_prepare.py) or pass --train_csv/--valid_csv/--test_csv"
         )
     sb.create_experiment_directory(
@@ -47,3 +49,7 @@ if __name__ == "__main__":
         f"test tokens of other words: {results['splits']['test']['tokens_unseen_in_train']} unseen, "
         f"{results['splits']['test']['tokens_rare_in_train']} rare)"
     )
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

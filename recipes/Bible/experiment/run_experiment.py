@@ -30,13 +30,13 @@ import sys
 import time
 
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.dirname(HERE))  # recipes/Bible, for bible_prepare
 
 from speechbrain_align.evaluation import experiment as exp  # noqa: E402
+from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_main  # noqa: E402
 
 logger = logging.getLogger("experiment")
 
@@ -58,7 +58,7 @@ def run_recipe(script, hparams_file, overrides, log_file):
     sys.stdout.flush()
     code = subprocess.call(cmd, cwd=REPO)
     if code != 0:
-        raise RuntimeError(f"{script} failed (exit {code}); command in {log_file}")
+        raise StepFailed(f"{script} failed (exit {code}); command in {log_file}")
 
 
 def main(argv):
@@ -71,8 +71,7 @@ def main(argv):
         key, _, value = arg.lstrip("-").partition("=")
         overrides.append(f"{key}: {value}")
     overrides = "\n".join(overrides)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hp = load_hyperpyyaml(fin, overrides)
+    hp = load_recipe_hparams(hparams_file, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     # faiss logs its CPU-feature probing (failed AVX512/AVX2 imports) at INFO
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
@@ -141,4 +140,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

@@ -10,14 +10,15 @@ All logic lives in :mod:`speechbrain_align.text.skipgram`.
 import sys
 
 import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_align.text.skipgram import run_from_hparams
+from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 
-if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+
+def main(argv):
+    """Parse ``hparams_file [--key=value ...]`` and train the vectors."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
@@ -25,3 +26,7 @@ if __name__ == "__main__":
     )
     summary = run_from_hparams(hparams)
     print(summary)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -16,23 +16,26 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
-if __name__ == "__main__":
+from speechbrain_align.dataio.manifest import ManifestError
+from speechbrain_align.utils.errors import load_recipe_hparams, run_main
+
+
+def main(argv):
+    """Parse ``hparams_file [--key=value ...]``, train the units, run the diagnostics."""
     torch.set_num_threads(1)
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    hparams = load_recipe_hparams(hparams_file, overrides)
+    if not os.path.exists(hparams["train_csv"]):
+        raise ManifestError(
+            f"{hparams['train_csv']}: manifest not found; run recipes/Bible/bible_prepare.py "
+            "first or pass --train_csv"
+        )
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    if not os.path.exists(hparams["train_csv"]):
-        raise FileNotFoundError(
-            f"{hparams['train_csv']}: manifest not found; run recipes/Bible/bible_prepare.py "
-            "first or pass --train_csv"
-        )
     paths = hparams["unit_skipgram"](hparams["train_csv"], hparams["units_folder"])
     print(paths)
     if hparams["run_diagnostics"]:
@@ -43,3 +46,7 @@ if __name__ == "__main__":
             assignment=paths["assignment"], name="unit skip-gram",
         )
         print(markdown_table(report))
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -13,17 +13,18 @@ import os
 import sys
 
 import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_align.speech.speech2vec_brain import run_speech2vec
+from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from librispeech_prepare import prepare_librispeech  # noqa: E402
 
-if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+
+def main(argv):
+    """Parse ``hparams_file [--key=value ...]``, prepare, train and export."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
@@ -43,3 +44,7 @@ if __name__ == "__main__":
         )
     summary = run_speech2vec(hparams, run_opts)
     print(summary)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -16,19 +16,20 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_align.speech.classifier_brain import run_classification
+from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from speech_commands_prepare import prepare_speech_commands  # noqa: E402
 
-if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+
+def main(argv):
+    """Parse ``hparams_file [--key=value ...]``, prepare, train, validate and test."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     if run_opts.get("device", "cpu") == "cpu":
         torch.set_num_threads(int(os.environ.get("SB_ALIGN_THREADS", "1")))
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
@@ -48,3 +49,7 @@ if __name__ == "__main__":
         f"test accuracy {results['test_accuracy']:.4f} ({results['n_classes']} classes, "
         f"split sizes {results['split_sizes']})"
     )
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

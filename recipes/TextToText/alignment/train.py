@@ -18,11 +18,11 @@ import os
 import sys
 
 import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_align.alignment.pipeline import (
     AlignmentError,
     align,
+    check_options,
     dictionary_indices,
     evaluate_mapping,
     load_vector_pair,
@@ -33,25 +33,24 @@ from speechbrain_align.dataio.dictionaries import (
     read_muse_dictionary,
     split_dictionary,
 )
+from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 from speechbrain_align.utils.files import write_json
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv):
+    """Parse ``hparams_file [--key=value ...]``, check every input, then align.
+
+    Vectors, dictionaries and options are all checked before the results
+    folder is touched, so a failed run leaves an existing folder as it was.
+    """
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    with open(hparams_file, encoding="utf-8") as fin:
-        first = load_hyperpyyaml(fin, overrides)
+    first = load_recipe_hparams(hparams_file, overrides)
     src, tgt = load_vector_pair(first["src_vec"], first["tgt_vec"], first["max_vocab"])
     # the modules in the YAML are sized by emb_dim: set it from the files
     overrides = (overrides or "") + f"\nemb_dim: {src.dim}\n"
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
+    hparams = load_recipe_hparams(hparams_file, overrides)
     train_pairs = test_pairs = None
 
     def indices(pairs, name):
@@ -75,11 +74,18 @@ def main(argv):
     method = hparams["method"]
     if method == "supervised" and train_pairs is None:
         raise AlignmentError(f"{hparams_file}: method supervised needs dico_train or dico_eval")
+    names = (hparams["src_vec"], hparams["tgt_vec"])
+    check_options(method, hparams, (src.vectors.shape, tgt.vectors.shape), names)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
     w, log = align(
         src, tgt, method, hparams,
         train_pairs=train_pairs if method == "supervised" else None,
         seed=hparams["seed"], output_folder=hparams["output_folder"],
-        names=(hparams["src_vec"], hparams["tgt_vec"]), run_opts=run_opts,
+        names=names, run_opts=run_opts,
     )
     save_mapping(w, os.path.join(hparams["output_folder"], "mapping.npy"))
     log.update(src_vec=hparams["src_vec"], tgt_vec=hparams["tgt_vec"],
@@ -102,4 +108,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

@@ -3,7 +3,8 @@
 
 Builds two text embedding spaces (skip-gram on two disjoint halves of the
 World English Bible, alternate verses; or WEB vs KJV; or an easy synthetic
-rotated pair), then:
+rotated pair) or takes the oracle row T of a finished experiment and its
+text space (``--corpus oracle``), then:
 
 * A*: Procrustes on half of the identity dictionary of the shared words
   among the ``--dico_top`` most frequent (split by source word), P@1 on the
@@ -14,10 +15,17 @@ rotated pair), then:
 A run succeeds when its CSLS P@1 reaches ``--success`` (0.8) times A*'s.
 Writes ``stability.json`` and ``stability.md`` to ``--out``.
 
+With ``--corpus oracle`` the experiment's own alignment settings (the
+``alignment`` block of ``--hparams``) are used, A* is trained on every
+shared word (as the experiment's T*) and P@1 is measured on the 500 most
+frequent T types, the experiment's top-500 type column.
+
 Example::
 
     python benchmarks/alignment_stability.py --corpus web-halves --out results/stability \
         --seeds 10 --vocab 5000 --dim 50
+    python benchmarks/alignment_stability.py --corpus oracle --experiment results/bible \
+        --hparams recipes/Bible/experiment/hparams/default.yaml --seeds 10 --success 0.9
 """
 
 import argparse
@@ -83,6 +91,21 @@ def skipgram_spaces(corpus, out, vocab, dim, seed=1234):
     return spaces
 
 
+def oracle_spaces(experiment, condition, hparams_file):
+    """The oracle T, a text space of a finished experiment, and its alignment settings
+    (the same for both methods, ``log_file`` off)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_align.dataio.vectors import load_embeddings
+
+    with open(hparams_file, encoding="utf-8") as handle:
+        hp = load_hyperpyyaml(handle)
+    settings = dict(hp["alignment"], log_file=False)
+    src = load_embeddings(os.path.join(experiment, "spaces", "T.vec")).sorted_by_count()
+    tgt = load_embeddings(os.path.join(experiment, "text_vectors", f"{condition}.vec"))
+    return src, tgt.sorted_by_count(), {"adversarial": settings, "vecmap": dict(settings)}
+
+
 def identity_pairs(src, tgt):
     """Index pairs of the words the two vocabularies share."""
     return np.array([[i, tgt.index[w]] for i, w in enumerate(src.words) if w in tgt.index],
@@ -92,7 +115,7 @@ def identity_pairs(src, tgt):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="web-halves",
-                        choices=["web-halves", "web-kjv", "synthetic"])
+                        choices=["web-halves", "web-kjv", "synthetic", "oracle"])
     parser.add_argument("--out", default="results/alignment_stability")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--methods", default="adversarial,vecmap")
@@ -104,6 +127,12 @@ def main(argv=None):
     parser.add_argument("--adversarial", default="{}", help="JSON overrides")
     parser.add_argument("--vecmap", default="{}", help="JSON overrides")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--experiment", default="results/bible",
+                        help="--corpus oracle: output folder of a finished experiment")
+    parser.add_argument("--condition", default="same", choices=["same", "cross"],
+                        help="--corpus oracle: which text space T is aligned to")
+    parser.add_argument("--hparams", default="recipes/Bible/experiment/hparams/default.yaml",
+                        help="--corpus oracle: the experiment YAML (its alignment block)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("speechbrain").setLevel(logging.WARNING)
@@ -115,13 +144,18 @@ def main(argv=None):
 
         src, tgt, _ = synthetic_pair(args.vocab, args.dim, noise=0.05)
         src, tgt = src.sorted_by_count(), tgt.sorted_by_count()
+    elif args.corpus == "oracle":
+        src, tgt, settings = oracle_spaces(args.experiment, args.condition, args.hparams)
     else:
         src, tgt = skipgram_spaces(args.corpus, args.out, args.vocab, args.dim)
     pairs = identity_pairs(src, tgt)
-    pairs = pairs[pairs[:, 0] < args.dico_top]
-    shared = [(src.words[i], tgt.words[j]) for i, j in pairs]
-    train, test = (dictionary_indices(part, src.words, tgt.words, "shared words")
-                   for part in split_dictionary(shared, 0.5, seed=0))
+    if args.corpus == "oracle":  # T*: every shared word; scored on the 500 most frequent T types
+        train, test = pairs, pairs[pairs[:, 0] < 500]
+    else:
+        pairs = pairs[pairs[:, 0] < args.dico_top]
+        shared = [(src.words[i], tgt.words[j]) for i, j in pairs]
+        train, test = (dictionary_indices(part, src.words, tgt.words, "shared words")
+                       for part in split_dictionary(shared, 0.5, seed=0))
     logger.info("%d x %d words, %d shared (%d train, %d test pairs)",
                 len(src), len(tgt), len(pairs), len(train), len(test))
 
@@ -131,8 +165,10 @@ def main(argv=None):
     sup["seconds"] = time.time() - start
     logger.info("A*: %s", sup)
 
-    settings = {"adversarial": {**ADVERSARIAL, **json.loads(args.adversarial)},
-                "vecmap": {**VECMAP, **json.loads(args.vecmap)}}
+    if args.corpus != "oracle":
+        settings = {"adversarial": ADVERSARIAL, "vecmap": VECMAP}
+    settings = {"adversarial": {**settings["adversarial"], **json.loads(args.adversarial)},
+                "vecmap": {**settings["vecmap"], **json.loads(args.vecmap)}}
     runs = []
     for method in args.methods.split(","):
         for seed in range(args.seeds):
@@ -173,6 +209,11 @@ def main(argv=None):
             f"{s['csls_p@1_mean']:.3f} [{s['csls_p@1_min']:.3f}, {s['csls_p@1_max']:.3f}] | "
             f"{s['nn_p@1_mean']:.3f} [{s['nn_p@1_min']:.3f}, {s['nn_p@1_max']:.3f}] | "
             f"{s['seconds_mean']:.0f} |")
+    lines += ["", "| method | seed | CSLS P@1 | NN P@1 | criterion | success | s |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['seed']} | {r['csls_p@1']:.3f} | {r['nn_p@1']:.3f} | "
+              f"{r['criterion']:.4f} | {'yes' if r['success'] else 'no'} | {r['seconds']:.0f} |"
+              for r in runs]
     with atomic_write(os.path.join(args.out, "stability.md")) as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -260,3 +260,30 @@ def test_batch_sampler_epochs_do_not_repeat_batches():
     assert not torch.equal(later, sampler[0]["src"])
     sampler.set_epoch(1)
     assert torch.equal(later, sampler[7919]["src"])  # still deterministic
+
+
+def test_restarts_keep_the_run_with_the_best_criterion():
+    src, tgt, _ = synthetic_pair(300, 8, noise=0.02, n_clusters=10, seed=0)
+    hp = {"n_epochs": 1, "epoch_size": 10, "batch_size": 16, "dis_steps": 2, "max_rank": 200,
+          "dis_hidden": 16, "n_refinement": 0, "criterion_words": 200, "log_file": False,
+          "restarts": 3}
+    w, log = align(src, tgt, "adversarial", hp, seed=5)
+    crits = [r["criterion"] for r in log["restarts"]]
+    assert [r["seed"] for r in log["restarts"]] == [5, 6, 7]
+    assert len(set(np.round(crits, 6))) > 1  # the restarts did differ
+    assert log["criterion"] == pytest.approx(max(crits), abs=1e-6)
+    assert log["seed"] == 5 + int(np.argmax(crits))
+    single, _ = align(src, tgt, "adversarial", dict(hp, restarts=1), seed=log["seed"])
+    np.testing.assert_allclose(single, w, atol=1e-6)
+
+
+def test_adversarial_recovers_a_known_rotation(easy_pair):
+    src, tgt, q, gold = easy_pair
+    hp = {"n_epochs": 5, "epoch_size": 500, "batch_size": 32, "dis_steps": 5, "max_rank": 500,
+          "dis_hidden": 128, "map_orthogonalize": "svd", "map_lr": 1.0, "n_refinement": 3,
+          "criterion_words": 500, "dico_max_rank": 500, "log_file": False}
+    w, log = align(src, tgt, "adversarial", hp, seed=0)
+    res = evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])
+    assert res["csls_p@1"] > 0.95
+    identity = evaluate_mapping(src.vectors, tgt.vectors, np.eye(20), gold, log["normalize"])
+    assert identity["csls_p@1"] < 0.2  # the rotation had to be learned

@@ -18,15 +18,20 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         f"--output_folder={tmp_path}/out",
         "--speech_tokens=1500",
         "--n_speakers=6",
-        "--text_epochs=1",
-        "--text_min_count=5",
-        "--speech2vec_overrides={number_of_epochs: 1, kmeans_clusters: 30}",
-        "--units_overrides={n_units: 30, epochs: 2, run_diagnostics: False, pca_dim: 16}",
+        "--skipgram={dim: 50, window: 5, min_count: 2, epochs: 1, sample: 0.001}",
+        "--speech2vec_train_tokens=800",
+        "--speech2vec_chunk_train_tokens=500",
+        "--valid_tokens=100",
+        "--speech2vec_overrides={number_of_epochs: 1, feature_workers: 1}",
+        "--kmeans_clusters=30",
+        "--units_overrides={n_units: 30, run_diagnostics: False, pca_dim: 16, feature_workers: 1}",
+        "--classifier_train_tokens=800",
         "--classifier_overrides={number_of_epochs: 1, min_train_tokens: 5}",
         "--type_min_count=1",
+        "--unsupervised_rows=[A, B, F, units, T]",
         "--unsupervised_methods=[adversarial, vecmap]",
         "--alignment={normalize: [unit, center, unit], map_orthogonalize: svd, map_lr: 1.0, "
-        "n_epochs: 1, epoch_size: 20, max_rank: 100, dis_hidden: 32, n_refinement: 1, "
+        "n_epochs: 1, epoch_size: 20, max_rank: 50, dis_hidden: 32, n_refinement: 1, "
         "dico_max_rank: 100, criterion_words: 100, init_vocab: 100, vocab_cutoff: 100, "
         "stochastic_interval: 2, max_iters: 10}",
     ]

@@ -72,6 +72,9 @@ DEFAULTS = {
     # refinement
     "n_refinement": 5,
     "refinement_patience": None,
+    # unsupervised runs from seeds seed, seed+1, ...; the best unsupervised
+    # criterion wins (a label-free guard against a failed run)
+    "restarts": 1,
     "dico_max_rank": 15000,
     "dico_mode": "mutual",
     "dico_method": "csls",
@@ -323,8 +326,34 @@ def align(
             raise AlignmentError("train_pairs: an index is outside the embeddings")
         w = procrustes_on_pairs(src, tgt, pairs)
         log["train_pairs"] = int(len(pairs))
-    elif method == "adversarial":
-        t0 = time.time()
+    else:
+        w, best = None, None
+        for restart in range(max(1, int(hp["restarts"]))):
+            folder = output_folder
+            if output_folder is not None and restart:
+                folder = os.path.join(output_folder, f"restart{restart}")
+            w_r, log_r = _unsupervised_once(src, tgt, method, hp, seed + restart, folder,
+                                            run_opts, refine_kwargs)
+            log.setdefault("restarts", []).append(
+                {"seed": seed + restart, "criterion": log_r["criterion"]})
+            logger.info("%s restart %d (seed %d): criterion %.4f", method, restart,
+                        seed + restart, log_r["criterion"])
+            if best is None or log_r["criterion"] > best["criterion"]:
+                w, best = w_r, log_r
+        log.update({k: v for k, v in best.items() if k != "criterion"})
+        log["seed"] = best["seed"]
+    log["criterion"] = mean_cosine_criterion(src @ w.T, tgt, hp["criterion_words"], hp["csls_k"])
+    log["seconds"] = time.time() - start
+    return np.asarray(w, dtype=np.float32), log
+
+
+def _unsupervised_once(src, tgt, method, hp, seed, output_folder, run_opts, refine_kwargs):
+    """One unsupervised run (adversarial or vecmap, then refinement) from ``seed``."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    log = {"seed": seed}
+    t0 = time.time()
+    if method == "adversarial":
         if output_folder is None:
             with tempfile.TemporaryDirectory() as tmp:
                 w, log["adversarial"] = _adversarial(src, tgt, hp, seed, tmp, run_opts)
@@ -332,7 +361,6 @@ def align(
             w, log["adversarial"] = _adversarial(src, tgt, hp, seed, output_folder, run_opts)
         log["adversarial_seconds"] = time.time() - t0
     else:
-        t0 = time.time()
         init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"], hp["init_normalize"],
                                hp["init_quantiles"])
         w, sl_log = self_learning(
@@ -344,13 +372,12 @@ def align(
         log["init_pairs"] = int(len(init))
         log["self_learning"] = {"iterations": len(sl_log), "final": sl_log[-1] if sl_log else None}
         log["self_learning_seconds"] = time.time() - t0
-    if method != "supervised" and hp["n_refinement"] > 0:
+    if hp["n_refinement"] > 0:
         t0 = time.time()
         w, log["refinement"] = refine(src, tgt, w, n_iters=hp["n_refinement"], **refine_kwargs)
         log["refinement_seconds"] = time.time() - t0
     log["criterion"] = mean_cosine_criterion(src @ w.T, tgt, hp["criterion_words"], hp["csls_k"])
-    log["seconds"] = time.time() - start
-    return np.asarray(w, dtype=np.float32), log
+    return w, log
 
 
 def save_mapping(w, path):

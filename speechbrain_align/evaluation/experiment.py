@@ -23,6 +23,7 @@ Conditions: ``same`` (text = the part of the WEB Bible not spoken),
 """
 
 import contextlib
+import csv
 import dataclasses
 import json
 import logging
@@ -42,9 +43,14 @@ from speechbrain_align.dataio.manifest import read_segment_manifest, write_segme
 from speechbrain_align.dataio.segmentation import equal_chunks
 from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
 from speechbrain_align.evaluation.crossmodal import cluster_space, evaluate_space, label_space
-from speechbrain_align.evaluation.tables import results_to_markdown
-from speechbrain_align.retrieval.search import knn
+from speechbrain_align.evaluation import tables
 from speechbrain_align.speech.units import read_assignment
+from speechbrain_align.speech.wordtypes import (
+    average_by_label,
+    cluster_name,
+    kmeans_types,
+    write_assignment,
+)
 from speechbrain_align.text.skipgram import train_skipgram
 from speechbrain_align.utils.files import already_prepared, atomic_write, mark_prepared, write_json
 
@@ -87,9 +93,12 @@ def corpus_paths(data_folder):
 
 
 def text_vectors(paths, out, hp):
-    """Skip-gram vectors for the three text corpora; returns {condition: Embeddings}."""
-    opts = {k: hp[f"text_{k}"] for k in ("dim", "window", "min_count", "epochs", "workers")}
-    opts["seed"] = hp["seed"]
+    """Skip-gram vectors for the three text corpora; returns {condition: Embeddings}.
+
+    Settings: ``hp["skipgram"]`` (the experiment's one set of skip-gram
+    settings), ``hp["text_workers"]`` threads and ``hp["seed"]``.
+    """
+    opts = dict(hp["skipgram"], workers=hp.get("text_workers", 2), seed=hp["seed"])
     texts = {}
     for cond in TEXT_CORPORA:
         vec = os.path.join(out, "text_vectors", f"{cond}.vec")
@@ -97,10 +106,7 @@ def text_vectors(paths, out, hp):
         if already_prepared([vec], stamp):
             texts[cond] = load_embeddings(vec)
         else:
-            texts[cond] = train_skipgram(
-                paths[cond], dim=opts["dim"], window=opts["window"], min_count=opts["min_count"],
-                epochs=opts["epochs"], workers=opts["workers"], seed=opts["seed"],
-            )
+            texts[cond] = train_skipgram(paths[cond], **opts)
             save_embeddings(texts[cond], vec)
             mark_prepared([vec], stamp)
         logger.info("text vectors %s: %d words", cond, len(texts[cond]))
@@ -131,49 +137,89 @@ def equal_chunk_manifest(test_csv, folder):
     return path
 
 
-def units_manifest(paths, folder):
-    """Train and test segments in one manifest for the unit skip-gram.
-
-    Units are learned without labels over all segments (transductive, as
-    unsupervised clustering of the whole audio collection); the test labels
-    are used for scoring only.
-    """
-    path = os.path.join(folder, "train_test.csv")
-    stamp = {k: os.path.getsize(paths[k]) for k in ("train_csv", "test_csv")}
-    if not already_prepared([path], stamp):
-        with atomic_write(path, newline="") as out_f:
-            for i, key in enumerate(("train_csv", "test_csv")):
-                with open(paths[key], encoding="utf-8") as in_f:
-                    lines = in_f.readlines()
-                out_f.writelines(lines if i == 0 else lines[1:])
-        mark_prepared([path], stamp)
+def _copy_manifest_rows(sources, path, keep, stamp):
+    """Write the rows of ``sources`` (CSV manifests, same header) for which
+    ``keep(row)`` holds to ``path``, unless already done with ``stamp``."""
+    if already_prepared([path], stamp):
+        return path
+    with atomic_write(path, newline="") as out_f:
+        writer = None
+        for source in sources:
+            with open(source, encoding="utf-8", newline="") as in_f:
+                reader = csv.DictReader(in_f)
+                if writer is None:
+                    writer = csv.DictWriter(out_f, fieldnames=reader.fieldnames)
+                    writer.writeheader()
+                writer.writerows(row for row in reader if keep(row))
+    mark_prepared([path], stamp)
     return path
 
 
-def _nearest(queries, keys):
-    """Index of the nearest key (Euclidean) for each query row."""
-    q = np.asarray(queries, dtype=np.float32)
-    k = np.asarray(keys, dtype=np.float32)
-    aug_q = np.hstack([q, np.ones((len(q), 1), np.float32)])
-    aug_k = np.hstack([2 * k, -(k * k).sum(axis=1, keepdims=True)])
-    return knn(aug_q, aug_k, 1)[1][:, 0]
+def spoken_manifest(paths, folder):
+    """Every spoken segment (train, valid and test speakers) in one manifest.
+
+    Speech representations learn from all spoken audio without labels
+    (transductive, as unsupervised clustering of a whole audio collection);
+    word labels are read only from the train speakers' rows, and the test
+    speakers' labels only for scoring.
+    """
+    sources = [paths[k] for k in ("train_csv", "valid_csv", "test_csv")]
+    stamp = {s: os.path.getsize(s) for s in sources}
+    return _copy_manifest_rows(sources, os.path.join(folder, "all.csv"), lambda row: True, stamp)
 
 
-def speech_spaces(paths, out, min_count):
-    """The speech spaces of configs A, B, F and units from the recipes' outputs."""
+def utterance_subset(manifest, n_tokens, seed, path, speakers=None):
+    """A manifest of whole utterances drawn at random until ``n_tokens`` segments.
+
+    ``speakers`` (a set of speaker ids) restricts the draw. Used where the
+    CPU budget cannot train on every utterance (the README documents it).
+    """
+    rows = read_segment_manifest(manifest)
+    sizes = {}
+    for row in rows:
+        if speakers is None or row["spk_id"] in speakers:
+            sizes[row["utt_id"]] = sizes.get(row["utt_id"], 0) + 1
+    order = sorted(sizes)
+    np.random.RandomState(seed).shuffle(order)
+    chosen, total = set(), 0
+    for utt in order:
+        if total >= n_tokens:
+            break
+        chosen.add(utt)
+        total += sizes[utt]
+    stamp = {"manifest": manifest, "size": os.path.getsize(manifest), "n_tokens": n_tokens,
+             "seed": seed, "speakers": sorted(speakers) if speakers else None}
+    return _copy_manifest_rows([manifest], path, lambda row: row["utt_id"] in chosen, stamp)
+
+
+def speech_spaces(paths, out, hp):
+    """The speech spaces of configs A, B, F, units and the oracle T.
+
+    Speech2Vec and the units learned from every spoken segment without
+    labels; A averages the train speakers' segment vectors by word label, B
+    clusters every segment vector with k-means; majority labels of clusters
+    and units come from the train speakers' segments; the test speakers'
+    segments are the queries.
+    """
     train_rows = read_segment_manifest(paths["train_csv"])
     test_rows = read_segment_manifest(paths["test_csv"])
+    min_count = hp["type_min_count"]
     words = os.path.join(out, "speech2vec_words", "vectors")
+    segs = load_embeddings(os.path.join(words, "all_segments.npz"))
     spaces = {}
-    test_segs = load_embeddings(os.path.join(words, "test_segments.npz"))
-    spaces["A"] = label_space(
-        "A", load_embeddings(os.path.join(words, "types_label.npz")), test_segs, test_rows, min_count
-    )
-    clusters = load_embeddings(os.path.join(words, "types_kmeans.npz"))
-    train_assign = read_assignment(os.path.join(words, "kmeans_assignment.csv"))
-    nearest = _nearest(test_segs.vectors, clusters.vectors)
-    test_assign = {sid: clusters.words[i] for sid, i in zip(test_segs.words, nearest)}
-    spaces["B"] = cluster_space("B", clusters, train_assign, train_rows, test_assign, test_rows)
+    labelled = [(segs.index[r["ID"]], r["word"]) for r in train_rows if r["ID"] in segs.index]
+    types = average_by_label(segs.vectors[[i for i, _ in labelled]], [w for _, w in labelled],
+                             source="Speech2Vec train-speaker segments")
+    test_segs = segs.subset([segs.index[r["ID"]] for r in test_rows if r["ID"] in segs.index])
+    spaces["A"] = label_space("A", types, test_segs, test_rows, min_count)
+    folder = os.path.join(out, "spaces")
+    save_embeddings(types, os.path.join(folder, "A_types.npz"))
+
+    clusters, assignment = kmeans_types(segs.vectors, hp["kmeans_clusters"], seed=hp["seed"])
+    save_embeddings(clusters, os.path.join(folder, "B_types.npz"))
+    write_assignment(os.path.join(folder, "B_assignment.csv"), segs.words, assignment)
+    assign = {sid: cluster_name(a) for sid, a in zip(segs.words, assignment)}
+    spaces["B"] = cluster_space("B", clusters, assign, train_rows, assign, test_rows)
 
     chunks = os.path.join(out, "speech2vec_chunks", "vectors")
     chunk_rows = read_segment_manifest(os.path.join(out, "chunks", "test_chunks.csv"))
@@ -183,12 +229,9 @@ def speech_spaces(paths, out, min_count):
     )
     units = load_embeddings(os.path.join(out, "units", "units", "units.vec"))
     unit_assign = read_assignment(os.path.join(out, "units", "units", "assignment.csv"))
-    train_ids = {r["ID"] for r in train_rows}
-    spaces["units"] = cluster_space(
-        "units", units, {k: v for k, v in unit_assign.items() if k in train_ids}, train_rows,
-        {k: v for k, v in unit_assign.items() if k not in train_ids}, test_rows,
-    )
-    spaces["T"] = transcript_space(train_rows, test_rows, min_count)
+    spaces["units"] = cluster_space("units", units, unit_assign, train_rows, unit_assign, test_rows)
+    spaces["T"] = transcript_space(paths, test_rows, hp["skipgram"], hp["seed"])
+    save_embeddings(spaces["T"].types, os.path.join(folder, "T.vec"))
     for name, space in spaces.items():
         logger.info(
             "speech space %s: %d types, %d labelled, %d test items",
@@ -197,21 +240,23 @@ def speech_spaces(paths, out, min_count):
     return spaces
 
 
-def transcript_space(train_rows, test_rows, min_count, dim=50, seed=0):
-    """Oracle row T: skip-gram on the training utterances' transcripts.
+def transcript_space(paths, test_rows, skipgram, seed=0):
+    """Oracle row T: skip-gram on the transcripts of every spoken utterance.
 
-    What a perfect speech recogniser would give on the same (small) spoken
-    corpus: it shows how much of the alignment's difficulty comes from the
-    corpus size rather than from the speech vectors. A test segment queries
-    with the vector of its own (known) word.
+    What a perfect speech recogniser would give on the same spoken corpus
+    (the ceiling of every speech row): it separates the difficulty of the
+    corpus size from that of the speech vectors. A test segment queries with
+    the vector of its own (known) word.
     """
     from speechbrain_align.dataio.manifest import group_by_utterance
     from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 
-    sentences = [[r["word"] for r in utt] for utt in group_by_utterance(train_rows).values()]
-    types = train_skipgram_on_sentences(
-        sentences, dim=dim, window=5, min_count=min_count, epochs=20, workers=1, seed=seed
-    )
+    sentences = []
+    for key in ("train_csv", "valid_csv", "test_csv"):
+        rows = read_segment_manifest(paths[key])
+        sentences += [[r["word"] for r in utt] for utt in group_by_utterance(rows).values()]
+    types = train_skipgram_on_sentences(sentences, **dict(skipgram, workers=1, seed=seed),
+                                        source="spoken transcripts")
     items = [(r["word"], r["word"]) for r in test_rows]  # unknown words count as skipped
     return dataclasses.replace(label_space("T", types, None, []), test_queries=types, test_items=items)
 
@@ -236,9 +281,11 @@ def _metrics(task_result):
 
 
 def align_all(spaces, texts, lexicon, hp, out):
-    """Align every speech space to every text space with every method and score it.
+    """Align every speech space to every text space and score it.
 
-    Returns ``{task: {row: {condition: metrics}}}``.
+    Every space gets the supervised mapping; those named in
+    ``hp["unsupervised_rows"]`` (all when absent) also every method of
+    ``hp["unsupervised_methods"]``. Returns ``{task: {row: {condition: metrics}}}``.
     """
     steps = hp["alignment"]["normalize"]
     en_es = lexicon["en_es"]
@@ -248,7 +295,9 @@ def align_all(spaces, texts, lexicon, hp, out):
     for name, space in spaces.items():
         for cond, text in texts.items():
             foreign = cond == "es"
-            methods = ["supervised"] + list(hp["unsupervised_methods"])
+            methods = ["supervised"]
+            if name in hp.get("unsupervised_rows", spaces):
+                methods += list(hp["unsupervised_methods"])
             for method in methods:
                 row = f"{name}*" if method == "supervised" else f"{name} ({method})"
                 if method == "supervised":
@@ -304,10 +353,60 @@ def classifier_rows(folder):
     return {"classifier": {f"word classifier ({res['model']}, {res['n_classes']} words)": {"same": cell}}}
 
 
+# What each row learned from besides the audio (and the text side's own corpus).
+ROW_SUPERVISION = {
+    "A": "word boundaries, train speakers' word labels (types)",
+    "B": "word boundaries",
+    "F": "train speakers' chunk labels (types)",
+    "units": "word boundaries",
+    "T": "oracle: transcripts of all spoken utterances",
+}
+
+
+def row_supervision(row, condition):
+    """What supervision a table row used, e.g. for ``"B*"`` on ``"es"``.
+
+    Example
+    -------
+    >>> row_supervision("B (adversarial)", "same")
+    'word boundaries'
+    >>> row_supervision("B*", "es")
+    'word boundaries + majority labels + half of the en-es dictionary'
+    """
+    base = row.split(" (")[0].rstrip("*")
+    text = ROW_SUPERVISION.get(base, "")
+    if row.endswith("*"):
+        if base in ("B", "units"):
+            text += " + majority labels"
+        text += " + half of the en-es dictionary" if condition == "es" else " + label dictionary"
+    return text
+
+
+def summary_tables(results):
+    """Markdown: per condition, token- and type-level CSLS P@1 with ratios to X* and T."""
+    parts = []
+    for cond, title in (("same", "WEB text (same corpus)"), ("cross", "King James text (cross corpus)"),
+                        ("es", "Reina-Valera 1909 (Spanish, translation)")):
+        first = ("translation P@1", results.get("translation", {}), "csls_P@1", "n_scored") \
+            if cond == "es" else \
+            ("token P@1", results.get("classification", {}), "csls_P@1", "n_scored")
+        columns = [
+            first,
+            ("top-500 types P@1", results.get("word_types", {}), "top500_csls_P@1", "n_top500"),
+            ("ranks 500-1000 P@1", results.get("word_types", {}), "ranks500_1000_csls_P@1",
+             "n_ranks500_1000"),
+        ]
+        rows = {r for _, res, _, _ in columns for r, c in res.items() if cond in c}
+        sup = {r: row_supervision(r, cond) for r in rows}
+        parts.append(f"### {title}\n\n" + tables.ratio_table(columns, cond, supervision=sup))
+    return "## Summary: CSLS P@1 (%), ratio to the supervised row and to the oracle T\n\n" + \
+        "\n".join(parts)
+
+
 def write_tables(results, corpus, spaces, out):
     """Write results.json and results.md and print the tables."""
     write_json(os.path.join(out, "results.json"), {"results": results, "corpus": corpus})
-    parts = ["# Results\n"]
+    parts = ["# Results\n", summary_tables(results)]
     titles = {
         "classification": "Spoken word classification (accuracy = P@1, P@5) on test speakers",
         "synonyms": "Synonym retrieval (P@1, P@5), pivot synonyms through Spanish",
@@ -318,7 +417,7 @@ def write_tables(results, corpus, spaces, out):
     merged["classification"] = dict(classifier, **merged.get("classification", {}))
     for task, title in titles.items():
         if merged.get(task):
-            parts.append(results_to_markdown(merged[task], title=title))
+            parts.append(tables.results_to_markdown(merged[task], title=title))
     text = "\n\n".join(parts) + "\n"
     with atomic_write(os.path.join(out, "results.md")) as handle:
         handle.write(text)
@@ -361,9 +460,11 @@ def make_plots(results, spaces, texts, out):
     logs = {k: v for k, v in logs.items() if os.path.exists(v)}
     if logs:
         plots.plot_training_curves(logs, os.path.join(figures, "speech2vec_loss.png"))
-    adv = os.path.join(out, "alignment", "A_same_adversarial", "adversarial_log.txt")
-    if os.path.exists(adv):
-        plots.plot_training_curves({"A -> WEB text": adv}, os.path.join(figures, "adversarial.png"))
+    adv = {f"{row} -> WEB text": os.path.join(out, "alignment", f"{row}_same_adversarial",
+                                              "adversarial_log.txt") for row in spaces}
+    adv = {k: v for k, v in adv.items() if os.path.exists(v)}
+    if adv:
+        plots.plot_training_curves(adv, os.path.join(figures, "adversarial.png"))
     for task in ("classification", "synonyms", "translation"):
         rows = dict(results.get(task, {}))
         if task == "classification":
@@ -387,24 +488,26 @@ def make_plots(results, spaces, texts, out):
 def diagnostics(paths, out, text_vectors_path=None):
     """What the vectors of each configuration know (speech.diagnostics), as one table.
 
-    Runs on the training segments: A and F by label, B and units through
-    their segment assignments. The semantic reference is a text skip-gram
-    trained on the same utterances' transcripts.
+    A and F on the train speakers' segments, by label; B and units on every
+    spoken segment, through their assignments (labels for evaluation only).
+    The semantic reference is a text skip-gram trained on the same
+    utterances' transcripts.
     """
     from speechbrain_align.speech.diagnostics import markdown_table, run_diagnostics
 
     folder = os.path.join(out, "diagnostics")
-    words = os.path.join(out, "speech2vec_words", "vectors")
+    spaces = os.path.join(out, "spaces")
     units = os.path.join(out, "units", "units")
+    all_csv = os.path.join(out, "manifests", "all.csv")
     ref = text_vectors_path or os.path.join(folder, "transcript_skipgram.vec")
     jobs = [
-        ("A: Speech2Vec by label", os.path.join(words, "types_label.npz"), None, paths["train_csv"]),
-        ("B: Speech2Vec k-means", os.path.join(words, "types_kmeans.npz"),
-         os.path.join(words, "kmeans_assignment.csv"), paths["train_csv"]),
+        ("A: Speech2Vec by label", os.path.join(spaces, "A_types.npz"), None, paths["train_csv"]),
+        ("B: Speech2Vec k-means", os.path.join(spaces, "B_types.npz"),
+         os.path.join(spaces, "B_assignment.csv"), all_csv),
         ("F: equal chunks by label", os.path.join(out, "speech2vec_chunks", "vectors", "types_label.npz"),
          None, os.path.join(out, "speech2vec_chunks", "save", "equal_chunks_train.csv")),
         ("units: unit skip-gram", os.path.join(units, "units.vec"),
-         os.path.join(units, "assignment.csv"), os.path.join(out, "units", "train_test.csv")),
+         os.path.join(units, "assignment.csv"), all_csv),
     ]
     tables = []
     for i, (name, vectors, assignment, manifest) in enumerate(jobs):

@@ -171,3 +171,69 @@ def write_results(results, json_path, md_path=None, methods=("nn", "csls"), ks=(
     if md_path is not None:
         with atomic_write(md_path) as handle:
             handle.write(results_to_markdown(results, methods, ks, title))
+
+
+def _row_parts(row):
+    """``"A (vecmap)"`` -> ``("A", "vecmap")``; ``"A*"`` -> ``("A", "supervised")``."""
+    if row.endswith("*"):
+        return row[:-1], "supervised"
+    if row.endswith(")") and " (" in row:
+        base, method = row[:-1].split(" (", 1)
+        return base, method
+    return row, None
+
+
+def _ratio(value, reference):
+    if value is None or reference is None or reference <= 0:
+        return MISSING
+    return f"{value / reference:.2f}"
+
+
+def ratio_table(columns, condition, oracle="T", supervision=None):
+    """Markdown: each row's metrics with its ratio to its supervised row and to the oracle.
+
+    Arguments
+    ---------
+    columns : list of (title, {row: {condition: metrics}}, metric key, count key)
+        One metric per column group, e.g. ``("token P@1", results["classification"],
+        "csls_P@1", "n_scored")``.
+    condition : str
+        The condition (text space) shown.
+    oracle : str
+        Base name of the oracle row: ``X (m)`` is compared with ``T (m)``,
+        ``X*`` with ``T*``.
+    supervision : dict, optional
+        Row -> what supervision it used (a column when given).
+
+    Example
+    -------
+    >>> res = {"A*": {"c": {"p": 40.0, "n": 9}}, "A (adv)": {"c": {"p": 20.0, "n": 9}},
+    ...        "T*": {"c": {"p": 80.0, "n": 9}}, "T (adv)": {"c": {"p": 80.0, "n": 9}}}
+    >>> print(ratio_table([("acc", res, "p", "n")], "c").splitlines()[3])
+    | A (adv) | 20.0 (n=9) | 0.50 | 0.25 |
+    """
+    rows = []
+    for _, results, _, _ in columns:
+        rows += [r for r, conds in _visible(results) if condition in conds and r not in rows]
+    head = ["configuration"] + (["supervision"] if supervision else [])
+    for title, _, _, _ in columns:
+        head += [title, "÷ supervised", f"÷ {oracle}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        base, method = _row_parts(row)
+        sup_row = f"{base}*"
+        oracle_row = f"{oracle}*" if method == "supervised" else f"{oracle} ({method})"
+        cells = [_escape(row)] + ([_escape(supervision.get(row, ""))] if supervision else [])
+        for _, results, key, count in columns:
+            metrics = results.get(row, {}).get(condition)
+            value = None if not metrics else metrics.get(key)
+            if value is None:
+                cells += [MISSING] * 3
+                continue
+            cells.append(f"{value:.1f} (n={metrics.get(count, 0)})")
+            sup = results.get(sup_row, {}).get(condition, {}).get(key)
+            orc = results.get(oracle_row, {}).get(condition, {}).get(key)
+            cells.append(MISSING if method == "supervised" else _ratio(value, sup))
+            cells.append(MISSING if base == oracle else _ratio(value, orc))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -142,7 +142,8 @@ def prepare_stores(hparams, manifests, progress=True):
     ---------
     hparams : dict
         Needs ``feature_extractor`` (a FeatureExtractor), ``feature_cache``,
-        optionally ``feature_norm``, ``min_frames``, ``short_segments``, ``nonfinite``.
+        optionally ``feature_norm``, ``min_frames``, ``short_segments``, ``nonfinite``,
+        ``feature_workers``.
     manifests : list of str
         The first one is the training manifest (source of the statistics).
     progress : bool
@@ -168,7 +169,8 @@ def prepare_stores(hparams, manifests, progress=True):
             rows=rows,
         )
         args = (manifest, hparams["feature_cache"], extractor)
-        run_on_main(load_features, args=args, kwargs=dict(kwargs, progress=progress))
+        run_on_main(load_features, args=args,
+                    kwargs=dict(kwargs, progress=progress, workers=hparams.get("feature_workers", 1)))
         stores.append(load_features(*args, progress=False, **kwargs))
         all_rows.append(rows)
     extractor.norm = norm

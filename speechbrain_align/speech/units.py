@@ -65,21 +65,28 @@ def unit_name(index):
 
 
 def _logmel_chunk(args):
-    """Worker: log-Mel images of a list of ``(wav, start, stop)``."""
+    """Worker: log-Mel images of a list of ``(wav, start, stop)``, one
+    spectrogram per audio file (:func:`logmel_images_in_utterance`)."""
     items, image_kwargs = args
     import torch
 
-    from speechbrain_align.dataio.audio import load_segment
-    from speechbrain_align.speech.acoustic_image import logmel_image
+    from speechbrain_align.dataio.audio import TARGET_SAMPLE_RATE, load_segment
+    from speechbrain_align.speech.acoustic_image import logmel_images_in_utterance
 
     torch.set_num_threads(1)
-    return np.stack(
-        [logmel_image(load_segment(wav, start, stop), **image_kwargs) for wav, start, stop in items]
-    )
+    out = np.empty((len(items), image_kwargs.get("size", 32) ** 2), dtype=np.float32)
+    by_wav = {}
+    for i, (wav, start, stop) in enumerate(items):
+        by_wav.setdefault(wav, []).append(i)
+    for wav, indices in by_wav.items():
+        spans = [(int(round(items[i][1] * TARGET_SAMPLE_RATE)),
+                  int(round(items[i][2] * TARGET_SAMPLE_RATE))) for i in indices]
+        out[indices] = logmel_images_in_utterance(load_segment(wav), spans, **image_kwargs)
+    return out
 
 
 def segment_logmel_features(
-    rows, cache_path=None, workers=2, chunk_size=64, progress=True, **image_kwargs
+    rows, cache_path=None, workers=2, chunk_size=512, progress=True, **image_kwargs
 ):
     """One resized log-Mel image per manifest row, computed once and cached.
 

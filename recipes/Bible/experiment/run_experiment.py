@@ -29,12 +29,18 @@ import subprocess
 import sys
 import time
 
-import torch
+# Small dense algebra (50-d SVDs, 4000x4000 similarity products) runs fastest on
+# one BLAS thread; OpenBLAS's default thread pool made a 50x50 SVD 25x slower
+# on a busy 2-core machine. Set before numpy loads; recipes inherit it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.dirname(HERE))  # recipes/Bible, for bible_prepare
 
+from speechbrain_align.dataio.manifest import read_segment_manifest  # noqa: E402
 from speechbrain_align.evaluation import experiment as exp  # noqa: E402
 from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_main  # noqa: E402
 
@@ -75,6 +81,7 @@ def main(argv):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     # faiss logs its CPU-feature probing (failed AVX512/AVX2 imports) at INFO
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    logging.getLogger("gensim").setLevel(logging.WARNING)  # per-epoch progress lines
     os.chdir(REPO)
     torch.set_num_threads(1)  # the models here are tiny: threads only add overhead
     out = hp["output_folder"]
@@ -92,41 +99,56 @@ def main(argv):
     with timer("text vectors + dictionaries"):
         texts = exp.text_vectors(paths, out, hp)
         lexicon = exp.dictionaries(out, texts)
+    manifests = os.path.join(out, "manifests")
+    all_csv = exp.spoken_manifest(paths, manifests)
+    train_speakers = {r["spk_id"] for r in read_segment_manifest(paths["train_csv"])}
+    valid_subset = exp.utterance_subset(paths["valid_csv"], hp["valid_tokens"], hp["seed"],
+                                        os.path.join(manifests, "valid_subset.csv"))
     with timer("speech2vec (words: A, B)"):
+        s2v_train = exp.utterance_subset(all_csv, hp["speech2vec_train_tokens"], hp["seed"],
+                                         os.path.join(manifests, "speech2vec_train.csv"))
         run_recipe(
             "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
-            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"],
+            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"], train_csv=s2v_train,
+                 valid_csv=valid_subset,
                  output_folder=os.path.join(out, "speech2vec_words"), seed=hp["seed"],
-                 export_csvs=[paths["test_csv"]]),
+                 kmeans_clusters=None, export_csvs=[all_csv]),
             os.path.join(out, "logs", "speech2vec_words.log"),
         )
     with timer("speech2vec (equal chunks: F)"):
+        chunk_train = exp.utterance_subset(
+            paths["train_csv"], hp["speech2vec_chunk_train_tokens"], hp["seed"],
+            os.path.join(manifests, "speech2vec_chunks_train.csv"), speakers=train_speakers)
         chunk_test = exp.equal_chunk_manifest(paths["test_csv"], os.path.join(out, "chunks"))
         run_recipe(
             "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
-            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"],
+            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"], train_csv=chunk_train,
+                 valid_csv=valid_subset,
                  output_folder=os.path.join(out, "speech2vec_chunks"), seed=hp["seed"],
                  segmentation="equal_chunks", kmeans_clusters=None, export_csvs=[chunk_test]),
             os.path.join(out, "logs", "speech2vec_chunks.log"),
         )
     with timer("unit skip-gram"):
-        units_csv = exp.units_manifest(paths, os.path.join(out, "units"))
-        run_recipe(
-            "recipes/Bible/units/train.py", hp["units_hparams"],
-            dict(hp["units_overrides"], train_csv=units_csv,
-                 output_folder=os.path.join(out, "units"), seed=hp["seed"]),
-            os.path.join(out, "logs", "units.log"),
-        )
+        units = dict(hp["units_overrides"], train_csv=all_csv,
+                     output_folder=os.path.join(out, "units"), seed=hp["seed"])
+        units.update({k: hp["skipgram"][k] for k in ("window", "epochs", "sample")},
+                     emb_dim=hp["skipgram"]["dim"])
+        run_recipe("recipes/Bible/units/train.py", hp["units_hparams"], units,
+                   os.path.join(out, "logs", "units.log"))
     if hp.get("run_classifier", True):
         with timer("supervised word classifier"):
+            classifier_train = exp.utterance_subset(
+                paths["train_csv"], hp["classifier_train_tokens"], hp["seed"],
+                os.path.join(manifests, "classifier_train.csv"))
             run_recipe(
                 "recipes/Bible/classification/train.py", hp["classifier_hparams"],
                 dict(hp["classifier_overrides"], data_folder=hp["data_folder"],
+                     train_csv=classifier_train, valid_csv=valid_subset,
                      output_folder=os.path.join(out, "classifier"), seed=hp["seed"]),
                 os.path.join(out, "logs", "classifier.log"),
             )
     with timer("alignment + evaluation"):
-        spaces = exp.speech_spaces(paths, out, hp["type_min_count"])
+        spaces = exp.speech_spaces(paths, out, hp)
         results = exp.align_all(spaces, texts, lexicon, hp, out)
         if hp.get("run_classifier", True):
             results.update(exp.classifier_rows(os.path.join(out, "classifier")))

@@ -233,6 +233,21 @@ def test_recipe_end_to_end_and_resume(corpus, tmp_path):
     assert again["lda_rounds"][0] == summary["lda_rounds"][0]
 
 
+def test_recipe_bad_input(corpus, tmp_path):
+    from speechbrain_align.dataio.manifest import ManifestError
+    from speechbrain_align.speech.awe_run import run_awe
+
+    hp = _hparams(corpus, str(tmp_path / "a"), f"manifests: [{corpus}/train.csv]\n")
+    with pytest.raises(ManifestError, match="spk2"):
+        run_awe(hp)
+    hp = _hparams(corpus, str(tmp_path / "b"), f"manifests: [{corpus}/nope.csv]\n")
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        run_awe(hp)
+    hp = _hparams(corpus, str(tmp_path / "c"), "routes: [lda]\nexport_route: contrastive\n")
+    with pytest.raises(ValueError, match="export_route"):
+        run_awe(hp)
+
+
 def test_contrastive_route_trains_and_resumes(corpus, tmp_path):
     from speechbrain_align.speech.awe_run import run_awe
 

@@ -210,9 +210,9 @@ def plot_ap_by_pair_kind(results, path, title=None):
                         ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=15, ha="right")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.18)
     ax.set_ylabel("same-different AP")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", ncol=len(PAIR_KINDS), frameon=False)
     if title:
         ax.set_title(title)
     _save(fig, path)

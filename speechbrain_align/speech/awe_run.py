@@ -161,6 +161,10 @@ def run_awe(hp, run_opts=None):
     speakers = np.array([r["spk_id"] for r in rows])
     words = np.array([r["word"] for r in rows])
     focus = sorted({r["spk_id"] for r in read_segment_manifest(hp["eval_csv"])})
+    missing = sorted(set(focus) - set(speakers.tolist()))
+    if missing:
+        raise ManifestError(f"{hp['eval_csv']}: speakers {missing} have no segment in the manifests "
+                            f"{list(hp['manifests'])}; add the eval manifest to 'manifests'")
     accents = speaker_accents(hp["corpus_stats"]) if hp.get("corpus_stats") and os.path.exists(hp["corpus_stats"]) else {}
     stamp = [_file_stamp(p) for p in hp["manifests"]]
 
@@ -202,7 +206,7 @@ def run_awe(hp, run_opts=None):
     save_embeddings(Embeddings(ids, normalize_rows(chosen), np.ones(len(ids), dtype=np.int64)),
                     os.path.join(out, "segments.npz"))
     plot_ap_by_pair_kind(results, os.path.join(out, "awe_ap.png"),
-                         title=f"same-different AP, eval speakers {', '.join(focus)}")
+                         title=f"same-different AP, {len(focus)} eval speakers")
     timer["total"] = round(time.time() - total, 1)
     summary = {
         "acoustic_word_embeddings": results, "chosen": hp["export_route"], "n_units": n_units,

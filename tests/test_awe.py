@@ -200,8 +200,11 @@ def _hparams(corpus, out, extra=""):
         "mine_segments: null\nmine_k: 2\nmine_candidates: 20\nmine_pca_dim: 20\nlda_dim: 16\n"
         "n_units_grid: [5, 10, 20]\nn_units_max_segments: null\nap_bins: 2000\n" + extra
     )
+    import yaml
+
+    merged = dict(yaml.safe_load(overrides.replace(extra, "")), **(yaml.safe_load(extra) or {}))
     with open(YAML, encoding="utf-8") as handle:
-        return load_hyperpyyaml(handle, overrides)
+        return load_hyperpyyaml(handle, merged)
 
 
 def test_recipe_end_to_end_and_resume(corpus, tmp_path):

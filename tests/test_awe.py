@@ -213,7 +213,8 @@ def test_recipe_end_to_end_and_resume(corpus, tmp_path):
 
     out = str(tmp_path / "run")
     summary = run_awe(_hparams(corpus, out, "lda_rounds: 1\n"))
-    ids = [r["ID"] for name in ("train", "test") for r in read_segment_manifest(os.path.join(corpus, f"{name}.csv"))]
+    ids = [r["ID"] for name in ("train", "test")
+           for r in read_segment_manifest(os.path.join(corpus, f"{name}.csv"))]
     segs = load_embeddings(os.path.join(out, "segments.npz"))
     assert segs.words == ids and np.allclose(np.linalg.norm(segs.vectors, axis=1), 1, atol=1e-4)
     res = summary["acoustic_word_embeddings"]

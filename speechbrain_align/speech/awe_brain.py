@@ -74,7 +74,8 @@ class ContrastiveAWEBrain(sb.Brain):
         """Embeddings (numpy) of all rows of ``vectors``."""
         self.modules.eval()
         x = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
-        out = [self.modules.encoder(x[i:i + batch_size].to(self.device)).cpu() for i in range(0, len(x), batch_size)]
+        out = [self.modules.encoder(x[i:i + batch_size].to(self.device)).cpu()
+               for i in range(0, len(x), batch_size)]
         return torch.cat(out).numpy()
 
 
@@ -87,7 +88,8 @@ def train_contrastive(vectors, pairs, hparams, run_opts=None):
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts=dict(run_opts or {}), checkpointer=hparams["checkpointer"],
     )
-    loader = {"batch_size": int(hparams["batch_size"]), "shuffle": True, "drop_last": len(pairs) > hparams["batch_size"],
+    batch_size = int(hparams["batch_size"])
+    loader = {"batch_size": batch_size, "shuffle": True, "drop_last": len(pairs) > batch_size,
               "collate_fn": PairCollate(vectors, hparams.get("seed", 0))}
     brain.fit(hparams["epoch_counter"], [tuple(p) for p in np.asarray(pairs).tolist()],
               train_loader_kwargs=loader)

@@ -165,7 +165,8 @@ def run_awe(hp, run_opts=None):
     if missing:
         raise ManifestError(f"{hp['eval_csv']}: speakers {missing} have no segment in the manifests "
                             f"{list(hp['manifests'])}; add the eval manifest to 'manifests'")
-    accents = speaker_accents(hp["corpus_stats"]) if hp.get("corpus_stats") and os.path.exists(hp["corpus_stats"]) else {}
+    stats_path = hp.get("corpus_stats")
+    accents = speaker_accents(stats_path) if stats_path and os.path.exists(stats_path) else {}
     stamp = [_file_stamp(p) for p in hp["manifests"]]
 
     warps = _warps(hp, rows, stamp, timer)

@@ -406,6 +406,9 @@ def train_unit_skipgram(
     init="kmeans++",
     workers=1,
     seed=0,
+    soft_copies=0,
+    soft_candidates=10,
+    soft_temperature=0.2,
 ):
     """Quantise segments into units with k-means, then skip-gram over unit ids.
 
@@ -425,6 +428,10 @@ def train_unit_skipgram(
         (see :func:`kmeans_units`).
     seed : int
         Seeds both k-means and the skip-gram.
+    soft_copies, soft_candidates, soft_temperature
+        Extra corpus copies whose units are sampled among each segment's
+        nearest centroids (:mod:`speechbrain_align.speech.soft_units`);
+        0 copies = hard units only. Counts stay those of the hard units.
 
     Returns
     -------
@@ -445,13 +452,22 @@ def train_unit_skipgram(
     if len(features) != len(rows):
         raise ValueError(f"{len(rows)} rows but {len(features)} feature vectors")
     reduced = reduce_features(features, pca_dim=pca_dim, whiten=whiten)
-    labels, _ = kmeans_units(reduced, n_units, niter=niter, nredo=nredo, init=init, seed=seed)
+    labels, centroids = kmeans_units(reduced, n_units, niter=niter, nredo=nredo, init=init, seed=seed)
     assignment = {row["ID"]: unit_name(lab) for row, lab in zip(rows, labels)}
     sentences = unit_sentences(rows, assignment)
+    if soft_copies:
+        from speechbrain_align.speech.soft_units import sample_soft_labels
+
+        for soft in sample_soft_labels(reduced, centroids, soft_copies, soft_candidates,
+                                       soft_temperature, seed=seed):
+            sentences += unit_sentences(rows, {r["ID"]: unit_name(u) for r, u in zip(rows, soft)})
     emb = skipgram(
         sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
         workers=workers, seed=seed, sample=sample,
     )
+    if soft_copies:  # counts = segments per hard unit, as without copies
+        hard = collections.Counter(assignment.values())
+        emb = Embeddings(emb.words, emb.vectors, [hard.get(w, 0) for w in emb.words])
     n_used = len(set(labels.tolist()))
     if n_used < n_units:
         logger.warning("k-means: %d of %d units received no segment", n_units - n_used, n_units)

@@ -1,0 +1,300 @@
+"""Unsupervised speaker-invariant acoustic word embeddings (AWE) from mined pairs.
+
+No word or phone label is used. The pieces:
+
+* :func:`standardize_by_speaker`: z-score every dimension per speaker;
+* :func:`cross_speaker_pairs`: mutual nearest neighbours across speakers
+  (segment ``i`` of speaker A and ``j`` of speaker B are paired when each is
+  among the other's ``k`` nearest segments of other speakers), the
+  unsupervised-term-discovery idea on fixed-size vectors;
+* :func:`fit_lda`: a linear discriminant projection that keeps the directions
+  along which mined pairs differ least relative to all segments
+  (generalised eigenproblem ``S_total v = lambda S_pairs v``);
+* :func:`train_lda_awe`: rounds of mining then fitting, each round mining in
+  the last round's space (:class:`LinearAWE` is the result, with
+  Checkpointer hooks so a killed run resumes after its last round);
+* :func:`select_n_units`: the number of k-means units chosen without labels,
+  from how often mined pairs fall into one unit.
+
+Measured on the 200k-segment Bible corpus (see the recipe's README): mined
+pairs are the same word 87-92% of the time, and the projection lifts the
+test speakers' cross-accent same-different AP from 0.71 to 0.76 (nonlinear
+encoders trained contrastively on the same pairs fell below the input).
+"""
+
+import logging
+
+import numpy as np
+import scipy.linalg
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+
+from speechbrain_align.retrieval.search import knn, normalize_rows
+from speechbrain_align.speech.units import kmeans_units, reduce_features
+from speechbrain_align.utils.files import atomic_save
+
+logger = logging.getLogger(__name__)
+
+
+def speaker_index(speakers):
+    """Speaker names and one integer per item.
+
+    Example
+    -------
+    >>> names, idx = speaker_index(["b", "a", "b"])
+    >>> names, idx.tolist()
+    (['a', 'b'], [1, 0, 1])
+    """
+    names, idx = np.unique(np.asarray(speakers, dtype=str), return_inverse=True)
+    return names.tolist(), idx.astype(np.int64)
+
+
+def standardize_by_speaker(x, speakers, eps=1e-6):
+    """Each speaker's rows shifted to zero mean and scaled to unit variance per dimension.
+
+    Example
+    -------
+    >>> x = np.array([[1.0], [3.0], [10.0], [14.0]])
+    >>> standardize_by_speaker(x, ["a", "a", "b", "b"]).ravel().round(4).tolist()
+    [-1.0, 1.0, -1.0, 1.0]
+    """
+    x = np.array(x, dtype=np.float32)
+    _, spk = speaker_index(speakers)
+    for s in np.unique(spk):
+        sel = spk == s
+        x[sel] = (x[sel] - x[sel].mean(0)) / (x[sel].std(0) + eps)
+    return x
+
+
+def cross_speaker_pairs(z, speakers, k=5, candidates=30):
+    """Mutual ``k``-nearest-neighbour pairs between segments of different speakers.
+
+    Arguments
+    ---------
+    z : array (n, d)
+        Segment vectors (compared by cosine).
+    speakers : sequence of str, length n
+    k : int
+        ``i`` and ``j`` are paired when each is among the other's ``k``
+        nearest segments from other speakers.
+    candidates : int
+        Neighbours searched per segment (cross-speaker ones are taken among
+        them; raise it when one speaker dominates the neighbourhoods).
+
+    Returns
+    -------
+    array (m, 2) of row indices, ``i < j``, sorted.
+
+    Example
+    -------
+    >>> z = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 1]], dtype="float32")
+    >>> cross_speaker_pairs(z, ["a", "b", "a", "b"], k=1, candidates=3).tolist()
+    [[0, 1], [2, 3]]
+    """
+    _, spk = speaker_index(speakers)
+    if len(z) != len(spk):
+        raise ValueError(f"{len(z)} vectors but {len(spk)} speakers")
+    zn = normalize_rows(z)
+    _, nn = knn(zn, zn, min(len(zn), int(candidates) + 1))
+    cross = spk[nn] != spk[:, None]
+    rank = np.cumsum(cross, axis=1)
+    chosen = cross & (rank <= k)
+    src = np.repeat(np.arange(len(zn)), chosen.sum(1))
+    dst = nn[chosen]
+    n = np.int64(len(zn))
+    keys = src * n + dst
+    mutual = np.isin(keys, dst * n + src) & (src < dst)
+    pairs = np.stack([src[mutual], dst[mutual]], axis=1)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+
+
+def fit_lda(x, pairs, dim, reg=1e-3):
+    """Linear discriminant projection from pairs: ``(mean, W)`` with ``z = (x - mean) @ W``.
+
+    Directions are the top generalised eigenvectors of (total covariance,
+    within-pair covariance); ``reg`` adds that fraction of the mean
+    within-pair variance to its diagonal.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> word = rng.normal(size=(200, 1)) * 3
+    >>> x = np.hstack([word + rng.normal(size=(200, 1)) * 0.1, rng.normal(size=(200, 1)) * 3])
+    >>> pairs = np.array([[i, i + 100] for i in range(100)])
+    >>> x[100:, 0] = x[:100, 0]
+    >>> mean, w = fit_lda(x, pairs, 1)
+    >>> bool(abs(w[0, 0]) > 10 * abs(w[1, 0]))
+    True
+    """
+    x = np.asarray(x, dtype=np.float64)
+    pairs = np.asarray(pairs, dtype=np.int64)
+    if len(pairs) < 2:
+        raise ValueError(f"fit_lda: {len(pairs)} pairs; need at least 2 to estimate a covariance")
+    mean = x.mean(0)
+    diff = x[pairs[:, 0]] - x[pairs[:, 1]]
+    within = diff.T @ diff / (2 * len(diff))
+    within += reg * np.trace(within) / len(within) * np.eye(len(within))
+    xc = x - mean
+    total = xc.T @ xc / len(xc)
+    dim = min(int(dim), x.shape[1])
+    _, vecs = scipy.linalg.eigh(total, within, subset_by_index=[x.shape[1] - dim, x.shape[1] - 1])
+    return mean.astype(np.float32), vecs[:, ::-1].astype(np.float32)
+
+
+@register_checkpoint_hooks
+class LinearAWE:
+    """A fitted projection ``z = (x - mean) @ W`` plus the rounds that made it.
+
+    Saved and loaded by SpeechBrain's Checkpointer (``recoverables``), so a
+    killed :func:`train_lda_awe` resumes after its last finished round.
+
+    Example
+    -------
+    >>> awe = LinearAWE()
+    >>> awe.mean, awe.weight = np.zeros(2, "float32"), np.eye(2, 1, dtype="float32")
+    >>> awe.transform(np.array([[3.0, 4.0]])).tolist()
+    [[3.0]]
+    """
+
+    def __init__(self):
+        self.mean = None
+        self.weight = None
+        self.rounds = []
+
+    @property
+    def fitted(self):
+        """Whether a projection is set."""
+        return self.weight is not None
+
+    def transform(self, x):
+        """Project rows of ``x`` (float32)."""
+        if not self.fitted:
+            raise RuntimeError("LinearAWE: no projection fitted yet")
+        return ((np.asarray(x, dtype=np.float32) - self.mean) @ self.weight).astype(np.float32)
+
+    @mark_as_saver
+    def save(self, path):
+        """Write the projection and round history (``.npz``), atomically."""
+        import json
+
+        def write(tmp):
+            with open(tmp, "wb") as handle:
+                np.savez(handle, mean=self.mean if self.fitted else np.zeros(0),
+                         weight=self.weight if self.fitted else np.zeros((0, 0)),
+                         rounds=np.asarray(json.dumps(self.rounds)))
+
+        atomic_save(path, write)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch=False):
+        """Read what :meth:`save` wrote."""
+        import json
+
+        with np.load(path, allow_pickle=False) as data:
+            self.rounds = json.loads(str(data["rounds"]))
+            fitted = data["weight"].size > 0
+            self.mean = data["mean"].astype(np.float32) if fitted else None
+            self.weight = data["weight"].astype(np.float32) if fitted else None
+
+
+def train_lda_awe(x, speakers, rounds=2, k=5, candidates=30, dim=200, pca_dim=100,
+                  mine_segments=None, reg=1e-3, seed=0, model=None, checkpointer=None, words=None,
+                  round_info=None):
+    """Rounds of cross-speaker pair mining and LDA fitting.
+
+    Round 0 mines in the PCA (``pca_dim``) space of ``x``; round ``r > 0`` in
+    the projection of round ``r - 1``. Each round mines among
+    ``mine_segments`` random rows (all when None) and fits the projection on
+    all of ``x``'s dimensions.
+
+    Arguments
+    ---------
+    x : array (n, d)
+        Speaker-standardised segment vectors (:func:`standardize_by_speaker`).
+    speakers : sequence of str
+    model : LinearAWE, optional
+        Resumed state (rounds already done are skipped).
+    checkpointer : speechbrain Checkpointer, optional
+        Saved after every round (``model`` must be among its recoverables).
+    words : sequence of str, optional
+        Gold labels, used ONLY to log the mined pairs' precision
+        (evaluation; nothing is fitted on them).
+    round_info : dict, optional
+        Added to every round's record (e.g. a key of the inputs).
+
+    Returns
+    -------
+    LinearAWE; ``rounds`` lists per round the number of pairs (and their
+    precision when ``words`` were given).
+    """
+    model = model if model is not None else LinearAWE()
+    x = np.asarray(x, dtype=np.float32)
+    speakers = np.asarray(speakers, dtype=str)
+    for r in range(len(model.rounds), int(rounds)):
+        rng = np.random.default_rng(seed + r)
+        rows = np.arange(len(x))
+        if mine_segments and mine_segments < len(x):
+            rows = np.sort(rng.choice(len(x), int(mine_segments), replace=False))
+        if model.fitted:
+            z = model.transform(x[rows])
+        else:
+            z = reduce_features(x[rows], pca_dim=min(pca_dim, x.shape[1]))
+        pairs = rows[cross_speaker_pairs(z, speakers[rows], k=k, candidates=candidates)]
+        model.mean, model.weight = fit_lda(x, pairs, dim, reg=reg)
+        info = dict(round_info or {}, round=r, mined_segments=int(len(rows)), pairs=int(len(pairs)))
+        if words is not None and len(pairs):
+            words = np.asarray(words)
+            info["pair_precision_eval_only"] = float((words[pairs[:, 0]] == words[pairs[:, 1]]).mean())
+        model.rounds.append(info)
+        logger.info("AWE round %d: %s", r, info)
+        if checkpointer is not None:
+            checkpointer.save_and_keep_only(meta={"round": r}, num_to_keep=1)
+    return model
+
+
+def pair_agreement(labels, pairs):
+    """Fraction of pairs whose two members carry the same label.
+
+    Example
+    -------
+    >>> pair_agreement(np.array([0, 0, 1, 2]), np.array([[0, 1], [2, 3]]))
+    0.5
+    """
+    labels = np.asarray(labels)
+    return float((labels[pairs[:, 0]] == labels[pairs[:, 1]]).mean()) if len(pairs) else float("nan")
+
+
+def select_n_units(z, speakers, grid=(250, 500, 1000, 2000, 4000), tolerance=0.02,
+                   max_segments=50000, k=5, candidates=30, seed=0):
+    """Number of k-means units chosen without labels.
+
+    For each ``K`` of ``grid``, k-means the unit-length vectors and measure the agreement of
+    cross-speaker mined pairs (fraction falling into one unit). Agreement is
+    flat while units are coarser than words and drops once units start
+    splitting words (by voice, above all); the largest ``K`` whose agreement
+    is within ``tolerance`` (relative) of the smallest ``K``'s is chosen.
+    With more than ``max_segments`` rows, a random subset is clustered with
+    ``K`` scaled by the subset's share (same segments per unit).
+
+    Returns ``(K, table)`` with the agreement per ``K``.
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(z))
+    if max_segments and len(z) > max_segments:
+        rows = np.sort(rng.choice(len(z), int(max_segments), replace=False))
+    zn = normalize_rows(np.asarray(z)[rows])
+    pairs = cross_speaker_pairs(zn, np.asarray(speakers)[rows], k=k, candidates=candidates)
+    share = len(zn) / len(z)
+    table = []
+    for n_units in sorted(int(g) for g in grid):
+        n_sub = max(2, int(round(n_units * share)))
+        if n_sub >= len(zn):
+            break
+        labels, _ = kmeans_units(zn, n_sub, init="random", seed=seed)
+        table.append({"n_units": n_units, "n_units_subset": n_sub,
+                      "pair_agreement": pair_agreement(labels, pairs)})
+    if not table:
+        raise ValueError(f"select_n_units: every K of {list(grid)} needs more than {len(zn)} segments")
+    floor = table[0]["pair_agreement"] * (1 - tolerance)
+    chosen = max(t["n_units"] for t in table if t["pair_agreement"] >= floor)
+    logger.info("unit count selection (%d segments, %d pairs): %s -> %d", len(zn), len(pairs), table, chosen)
+    return chosen, table

@@ -176,7 +176,7 @@ def test_prepare_speech_commands_shared_folder(speech_commands, tmp_path):
     assert not speakers["valid"] & speakers["test"]
     for name in ("valid", "test"):  # about 10 % of the speakers each
         assert 0.05 < len(speakers[name]) / 236 < 0.15
-        assert {r["word"] for r in parts[name]} == set(commands.DEFAULT_WORDS)
+        assert {r["word"] for r in parts[name]} == set(commands.SPEECH_COMMANDS_TEST_WORDS)
     two = commands.prepare_speech_commands(str(speech_commands), str(tmp_path / "sc2"),
                                            words=["yes", "no"])
     words = collections.Counter(r["word"] for r in read_segment_manifest(two["train"]))

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Supervised word classification on Speech Commands (speaker-disjoint split).
+"""Supervised spoken-word classification on Speech Commands (or any isolated-word folder).
 
-Baselines for the alignment experiments: a last-step BiLSTM over Fbank frames
-(the supervised upper bound) and an MLP over 32 x 32 log-Mel images.
+The word list is the folders of ``--data_folder`` (or ``words`` in the YAML);
+speakers are disjoint across train/valid/test (a fixed hash split, or fold
+``--fold`` of ``--n_folds``). Three models:
 
+    python train.py hparams/ecapa.yaml  --data_folder /path/to/speech_commands_v0.02_test
     python train.py hparams/bilstm.yaml --data_folder /path/to/speech_commands_v0.02_test
-    python train.py hparams/mlp.yaml --data_folder /path/to/speech_commands_v0.02_test
+    python train.py hparams/mlp.yaml    --data_folder /path/to/speech_commands_v0.02_test
 
-Writes <output_folder>/test_results.json (test accuracy, split sizes) and
-train_log.txt; resumes from the checkpoints in <output_folder>/save.
+Writes <output_folder>/test_results.json (test accuracy, split sizes),
+confusion.json and confusion_matrix.png, train_log.txt, and the best model as
+an EncoderClassifier folder (<output_folder>/inference); resumes from the
+checkpoints in <output_folder>/save. run_folds.py runs the fold protocol.
 """
 
 import os
@@ -18,6 +22,7 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_align.dataio.manifest import ManifestError
 from speechbrain_align.speech.classifier_brain import run_classification
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,16 +39,22 @@ if __name__ == "__main__":
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    sb.utils.distributed.run_on_main(
-        prepare_speech_commands,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            "valid_fraction": hparams["valid_fraction"],
-            "test_fraction": hparams["test_fraction"],
-        },
-    )
-    results = run_classification(hparams_file, run_opts, overrides)
+    try:
+        sb.utils.distributed.run_on_main(
+            prepare_speech_commands,
+            kwargs={
+                "data_folder": hparams["data_folder"],
+                "save_folder": hparams["manifest_folder"],
+                "words": hparams.get("words"),
+                "valid_fraction": hparams["valid_fraction"],
+                "test_fraction": hparams["test_fraction"],
+                "n_folds": hparams.get("n_folds"),
+                "fold": hparams.get("fold"),
+            },
+        )
+        results = run_classification(hparams_file, run_opts, overrides)
+    except ManifestError as err:  # bad data: one clear line, no traceback
+        sys.exit(f"error: {err}")
     print(
         f"test accuracy {results['test_accuracy']:.4f} ({results['n_classes']} classes, "
         f"split sizes {results['split_sizes']})"

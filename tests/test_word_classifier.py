@@ -202,3 +202,22 @@ def test_fold_summary_and_table(tmp_path):
     assert "| ecapa | 90.0 % | 92.0 +- 2.0 % | 90.0-94.0 % | 1 | 4.8 |" in table
     with pytest.raises(FileNotFoundError, match="test_results.json"):
         summarize_folds(None, [str(tmp_path / "missing")])
+
+
+def test_temporal_conv_encoder_shapes_lengths_and_errors():
+    from speechbrain_align.nnet.word_cnn import TemporalConvEncoder
+
+    torch.manual_seed(0)
+    enc = TemporalConvEncoder(20, channels=[8, 12, 16], emb_dim=6).eval()
+    x = torch.randn(2, 40, 20)
+    full = enc(x, torch.tensor([1.0, 1.0]))
+    assert full.shape == (2, 1, 6)
+    # A shorter relative length pools fewer frames: a different embedding for that row only.
+    half = enc(x, torch.tensor([1.0, 0.5]))
+    assert torch.allclose(half[0], full[0]) and not torch.allclose(half[1], full[1])
+    with pytest.raises(ValueError, match="batch, time, features"):
+        enc(torch.randn(40, 20))
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        TemporalConvEncoder(20, kernel_size=4)
+    with pytest.raises(ValueError, match="at least 2 channel sizes"):
+        TemporalConvEncoder(20, channels=[8])

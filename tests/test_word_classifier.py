@@ -214,7 +214,8 @@ def test_temporal_conv_encoder_shapes_lengths_and_errors():
     assert full.shape == (2, 1, 6)
     # A shorter relative length pools fewer frames: a different embedding for that row only.
     half = enc(x, torch.tensor([1.0, 0.5]))
-    assert torch.allclose(half[0], full[0]) and not torch.allclose(half[1], full[1])
+    assert torch.allclose(half[0], full[0], atol=1e-3)  # (the pooling adds 1e-4 noise)
+    assert not torch.allclose(half[1], full[1], atol=1e-3)
     with pytest.raises(ValueError, match="batch, time, features"):
         enc(torch.randn(40, 20))
     with pytest.raises(ValueError, match="kernel_size must be odd"):

@@ -30,7 +30,7 @@ from speech_commands_prepare import prepare_speech_commands  # noqa: E402
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    if run_opts.get("device", "cpu") == "cpu":
+    if str(run_opts.get("device") or "cpu").startswith("cpu"):  # device is None unless given
         torch.set_num_threads(int(os.environ.get("SB_ALIGN_THREADS", "1")))
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)

@@ -176,7 +176,7 @@ def test_prepare_speech_commands_shared_folder(speech_commands, tmp_path):
     assert not speakers["valid"] & speakers["test"]
     for name in ("valid", "test"):  # about 10 % of the speakers each
         assert 0.05 < len(speakers[name]) / 236 < 0.15
-        assert {r["word"] for r in parts[name]} == set(commands.DEFAULT_WORDS)
+        assert {r["word"] for r in parts[name]} == set(commands.SPEECH_COMMANDS_TEST_WORDS)
     two = commands.prepare_speech_commands(str(speech_commands), str(tmp_path / "sc2"),
                                            words=["yes", "no"])
     words = collections.Counter(r["word"] for r in read_segment_manifest(two["train"]))
@@ -192,23 +192,28 @@ def test_prepare_speech_commands_official_lists(tmp_path, caplog):
     (tmp_path / "sc" / "testing_list.txt").write_text(
         "no/bbbb2222_nohash_0.wav\ncat/cccc3333_nohash_0.wav\n")
     with pytest.raises(AlignmentError, match=r"sc/down: word folder not found"):
-        commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p"))
+        commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p"), words=["yes", "down"])
     assert not (tmp_path / "p").exists()
+    # One speaker per listed split: refused unless asked for (min_speakers).
+    with pytest.raises(ManifestError, match=r"valid split has 1 clip\(s\) of 1 speaker"):
+        commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p"))
     out = commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p"),
-                                           words=["yes", "no"])
+                                           words=["yes", "no"], min_speakers=1)
     ids = {n: [r["utt_id"] for r in read_segment_manifest(p)] for n, p in out.items()}
     assert ids["valid"] == ["yes_aaaa1111_nohash_0"]
     assert ids["test"] == ["no_bbbb2222_nohash_0"]  # cat is not among the words
     assert len(ids["train"]) == 4
     out = commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p2"),
-                                           words=None)
+                                           words=None, min_speakers=1)
     assert len(read_segment_manifest(out["test"])) == 2
     assert {r["word"] for r in read_segment_manifest(out["train"])} == {"yes", "no", "cat"}
     # already prepared -> skipped; a broken list -> error naming file and line
     with caplog.at_level(logging.INFO):
-        commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p2"), words=None)
+        commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p2"), words=None,
+                                         min_speakers=1)
     assert "already prepared" in caplog.text
     (tmp_path / "sc" / "testing_list.txt").write_text("no/bbbb2222_nohash_0.wav\nbroken\n")
     with pytest.raises(ManifestError, match=r"testing_list.txt:2: expected <word>/<file>"):
-        commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p3"), words=None)
+        commands.prepare_speech_commands(str(tmp_path / "sc"), str(tmp_path / "p3"), words=None,
+                                         min_speakers=1)
     assert not (tmp_path / "p3" / "train.csv").exists()

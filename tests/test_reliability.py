@@ -107,7 +107,7 @@ def test_5_frames_path_rejects_segments_past_the_audio(tmp_path):
 
 
 def test_6_image_cache_follows_the_audio_not_only_the_ids(tmp_path):
-    from speechbrain_align.speech.classifier_brain import cache_images
+    from speechbrain_align.speech.classifier_data import cache_images
 
     wav = _wav(tmp_path / "a.wav", 1.0)
     rows = [{"ID": "a_0000", "wav": wav, "start": 0.0, "stop": 0.3},

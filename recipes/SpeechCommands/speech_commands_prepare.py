@@ -1,18 +1,26 @@
-"""Word-segment manifests for Speech Commands (isolated words, one per file).
+"""Word-segment manifests for Speech Commands or any isolated-word corpus.
 
-Each clip becomes one segment covering the whole file. Splits:
+The corpus is one folder per word (``<data_folder>/<word>/<speaker>_nohash_<n>.wav``
+or ``<data_folder>/<word>/<speaker>/<file>``, WAV/FLAC/OGG at any sample
+rate, see :func:`~speechbrain_align.dataio.alignments.read_isolated_words`).
+The words are the folders present, or a given list. Each clip becomes one
+segment covering the whole file. Splits:
 
-* with the full dataset (``validation_list.txt`` and ``testing_list.txt``
-  present), the official lists (matched on ``<word>/<file stem>``, so FLAC
-  copies of the WAV files match too);
-* otherwise (e.g. the v0.02 test folder alone), a speaker-disjoint split from
+* with the full Speech Commands dataset (``validation_list.txt`` and
+  ``testing_list.txt`` present), the official lists (matched on
+  ``<word>/<file stem>``, so FLAC copies of the WAV files match too);
+* otherwise (e.g. the v0.02 test folder alone), speaker-disjoint splits from
   a SHA-1 hash of the speaker id: deterministic, and a speaker never moves
-  split when more data is added.
+  split when more data is added. Either the fixed split (``valid_fraction``,
+  ``test_fraction``) or fold ``fold`` of ``n_folds`` speaker-disjoint folds
+  (:func:`~speechbrain_align.dataio.prepare.split_speakers_by_fold`).
+
+A split that ends up empty or with a single speaker raises ``ManifestError``.
 
 Usage::
 
     python recipes/SpeechCommands/speech_commands_prepare.py \\
-        ../shared/data/speech_commands_v0.02_test results/speech_commands
+        ../shared/data/speech_commands_v0.02_test results/speech_commands [--fold 0 --n-folds 5]
 """
 
 import argparse
@@ -22,13 +30,19 @@ import sys
 
 from speechbrain_align.dataio.alignments import read_isolated_words, split_speakers_by_hash
 from speechbrain_align.dataio.manifest import ManifestError
-from speechbrain_align.dataio.prepare import SPLITS, prepare_split_manifests
+from speechbrain_align.dataio.prepare import (
+    SPLITS,
+    check_split_speakers,
+    prepare_split_manifests,
+    split_speakers_by_fold,
+)
 from speechbrain_align.dataio.textgrid import read_text_file
 from speechbrain_align.utils.errors import run_main
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WORDS = ("down", "go", "left", "no", "right", "stop", "up", "yes")
+#: The 8 words of the Speech Commands v0.02 test folder (the default is every folder present).
+SPEECH_COMMANDS_TEST_WORDS = ("down", "go", "left", "no", "right", "stop", "up", "yes")
 
 
 def read_split_list(path):
@@ -53,12 +67,15 @@ def _key(seg):
 def prepare_speech_commands(
     data_folder,
     save_folder,
-    words=DEFAULT_WORDS,
+    words=None,
     valid_fraction=0.1,
     test_fraction=0.1,
     use_official_lists=True,
     on_error="raise",
     skip_prep=False,
+    n_folds=None,
+    fold=None,
+    min_speakers=2,
 ):
     """Write ``train.csv``/``valid.csv``/``test.csv`` of isolated-word segments.
 
@@ -71,11 +88,18 @@ def prepare_speech_commands(
         Word folders to use; ``None`` = every folder (``_background_noise_``
         is always ignored).
     valid_fraction, test_fraction : float
-        Expected shares of speakers in the hash split.
+        Expected shares of speakers in the hash split (``test_fraction`` is
+        unused with folds).
     use_official_lists : bool
-        Use ``validation_list.txt``/``testing_list.txt`` when both exist.
+        Use ``validation_list.txt``/``testing_list.txt`` when both exist
+        (not with folds).
     on_error : "raise" or "skip"
     skip_prep : bool
+    n_folds, fold : int, optional
+        Use fold ``fold`` (0-based) of ``n_folds`` speaker-disjoint folds as
+        the test set instead of the fixed split.
+    min_speakers : int
+        Fewest speakers per split (else ``ManifestError``).
 
     Returns
     -------
@@ -84,7 +108,12 @@ def prepare_speech_commands(
     data_folder = os.path.abspath(data_folder)  # manifests hold absolute paths
     valid_list = os.path.join(data_folder, "validation_list.txt")
     test_list = os.path.join(data_folder, "testing_list.txt")
-    official = use_official_lists and os.path.isfile(valid_list) and os.path.isfile(test_list)
+    folds = n_folds is not None
+    if folds and fold is None:
+        raise ValueError("n_folds given without fold")
+    official = (
+        not folds and use_official_lists and os.path.isfile(valid_list) and os.path.isfile(test_list)
+    )
     options = {
         "data_folder": data_folder,
         "words": None if words is None else list(words),
@@ -92,6 +121,8 @@ def prepare_speech_commands(
         "test_fraction": test_fraction,
         "official_lists": official,
         "on_error": on_error,
+        "folds": [int(fold), int(n_folds)] if folds else None,
+        "min_speakers": min_speakers,
     }
 
     def build():
@@ -104,11 +135,15 @@ def prepare_speech_commands(
                 for s in segs
             }
         else:
-            spk_split = split_speakers_by_hash(
-                sorted({s.spk_id for s in segs}), valid_fraction, test_fraction
-            )
+            speakers = sorted({s.spk_id for s in segs})
+            if folds:
+                spk_split = split_speakers_by_fold(speakers, n_folds, fold, valid_fraction)
+            else:
+                spk_split = split_speakers_by_hash(speakers, valid_fraction, test_fraction)
             split_of = {s.ID: spk_split[s.spk_id] for s in segs}
-        return {name: [s for s in segs if split_of[s.ID] == name] for name in SPLITS}
+        parts = {name: [s for s in segs if split_of[s.ID] == name] for name in SPLITS}
+        check_split_speakers(parts, data_folder, min_speakers)
+        return parts
 
     return prepare_split_manifests(save_folder, options, build, skip_prep=skip_prep)
 
@@ -118,19 +153,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data_folder")
     parser.add_argument("save_folder")
-    parser.add_argument("--words", nargs="*", default=list(DEFAULT_WORDS),
-                        help="word folders, or 'all'")
+    parser.add_argument("--words", nargs="*", default=None,
+                        help="word folders (default: every folder)")
     parser.add_argument("--valid-fraction", type=float, default=0.1)
     parser.add_argument("--test-fraction", type=float, default=0.1)
     parser.add_argument("--no-official-lists", action="store_true")
     parser.add_argument("--on-error", default="raise", choices=["raise", "skip"])
+    parser.add_argument("--n-folds", type=int, default=None, help="speaker-disjoint folds")
+    parser.add_argument("--fold", type=int, default=None, help="test fold (0-based)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    words = None if args.words == ["all"] else args.words
-    outputs = prepare_speech_commands(
-        args.data_folder, args.save_folder, words, args.valid_fraction,
-        args.test_fraction, not args.no_official_lists, args.on_error,
-    )
+    words = None if args.words in (None, [], ["all"]) else args.words
+    try:
+        outputs = prepare_speech_commands(
+            args.data_folder, args.save_folder, words, args.valid_fraction,
+            args.test_fraction, not args.no_official_lists, args.on_error,
+            n_folds=args.n_folds, fold=args.fold,
+        )
+    except (ManifestError, ValueError) as err:
+        parser.exit(1, f"error: {err}\n")
     for name, path in outputs.items():
         print(f"{name}: {path}")
 

@@ -12,7 +12,10 @@ Two models classify a spoken word segment into a closed vocabulary:
   with a small multilayer perceptron (a classic small baseline).
 
 Both return log-probabilities of shape ``(batch, n_classes)``, ready for
-``speechbrain.nnet.losses.nll_loss``. Lengths follow SpeechBrain's convention:
+``speechbrain.nnet.losses.nll_loss``; ``forward`` is ``classify(embed(x))``,
+the two halves that SpeechBrain's ``EncoderClassifier`` calls
+``embedding_model`` and ``classifier`` (see
+:mod:`speechbrain_align.inference.word_classifier`). Lengths follow SpeechBrain's convention:
 relative lengths in ``(0, 1]``, a fraction of the padded time axis.
 """
 
@@ -126,10 +129,17 @@ class LastStepBiLSTM(nn.Module):
         backward_first = out[:, 0, self.hidden_size :]
         return torch.cat([forward_last, backward_first], dim=-1)
 
+    def embed(self, x, lengths=None):
+        """The segment embedding: :meth:`last_state` (for ``EncoderClassifier``)."""
+        return self.last_state(x, lengths)
+
+    def classify(self, state):
+        """Log-probabilities ``(batch, n_classes)`` from :meth:`embed` ``(batch, 2 * hidden)``."""
+        return torch.log_softmax(self.out(self.dropout(state)), dim=-1)
+
     def forward(self, x, lengths=None):
         """Log-probabilities ``(batch, n_classes)`` for frames ``x`` with relative ``lengths``."""
-        state = self.dropout(self.last_state(x, lengths))
-        return torch.log_softmax(self.out(state), dim=-1)
+        return self.classify(self.last_state(x, lengths))
 
 
 class ImageMLP(nn.Module):
@@ -170,10 +180,18 @@ class ImageMLP(nn.Module):
         layers.append(nn.Linear(previous, n_classes))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x, lengths=None):
-        """Log-probabilities ``(batch, n_classes)``; ``lengths`` is ignored (fixed-size input)."""
+    def embed(self, x, lengths=None):
+        """The last hidden layer's output ``(batch, hidden_sizes[-1])``; ``lengths`` is ignored."""
         if x.dim() != 2 or x.shape[1] != self.input_size:
             raise ValueError(
                 f"expected (batch, {self.input_size}) images, got shape {tuple(x.shape)}"
             )
-        return torch.log_softmax(self.net(x), dim=-1)
+        return self.net[:-1](x)
+
+    def classify(self, hidden):
+        """Log-probabilities ``(batch, n_classes)`` from :meth:`embed`."""
+        return torch.log_softmax(self.net[-1](hidden), dim=-1)
+
+    def forward(self, x, lengths=None):
+        """Log-probabilities ``(batch, n_classes)``; ``lengths`` is ignored (fixed-size input)."""
+        return self.classify(self.embed(x))

@@ -1,26 +1,27 @@
 """Supervised word classification of spoken word segments (SpeechBrain Brain).
 
-One :class:`ClassifierBrain` trains either supervised baseline of
-:mod:`speechbrain_align.nnet.classifiers`:
+One :class:`ClassifierBrain` trains every supervised word classifier; the
+YAML's ``input_type`` picks the input (see
+:mod:`speechbrain_align.speech.classifier_data`):
 
-* ``input_type: frames``: Fbank/MFCC frames of every segment, computed once
-  per manifest and feature options by
-  :class:`~speechbrain_align.speech.features.FeatureExtractor` and cached in
-  ``feature_cache`` (:func:`~speechbrain_align.speech.features.load_features`),
-  held in memory, normalised with the train set's global mean/variance, and
-  batched by :class:`FrameCollate` (one gather from the in-memory store, no
-  audio decoding during training); read by the last-step BiLSTM;
-* ``input_type: image``: the 1,024-feature resized log-Mel image of each
-  segment, computed once and cached in ``<save_folder>/images_<split>.npz``,
-  read by the MLP.
+* ``frames``: cached, globally normalised Fbank/MFCC frames, read by the
+  paper's last-step BiLSTM (:class:`~speechbrain_align.nnet.classifiers.LastStepBiLSTM`);
+* ``image``: the cached 1,024-feature resized log-Mel image, read by the MLP
+  (:class:`~speechbrain_align.nnet.classifiers.ImageMLP`);
+* ``waveform``: the segment's samples; augmentation (``speechbrain.augment``),
+  features and normalisation run on each batch, then an encoder and a
+  classifier, laid out as SpeechBrain's ``EncoderClassifier`` expects.
 
 Data come from segment manifests (``ID,wav,start,stop,duration,word,spk_id,
 utt_id,position``, see :mod:`speechbrain_align.dataio.manifest`). The class
 set is the train words with at least ``min_train_tokens`` tokens (optionally
 the ``max_classes`` most frequent); valid/test tokens of other words are
 dropped, counted and reported (``unseen`` = never seen in train, ``rare`` =
-seen but below the threshold). Test results go to
-``<output_folder>/test_results.json``.
+seen but below the threshold). :func:`run_classification` writes the test
+results to ``<output_folder>/test_results.json``, the confusion matrix next to
+it (``confusion.json``, ``confusion_matrix.png``) and the best checkpoint as
+a folder that ``speechbrain.inference.classifiers.EncoderClassifier`` loads
+(``export_folder``, see :mod:`speechbrain_align.inference.word_classifier`).
 
 The recipe scripts under ``recipes/*/classification`` only parse arguments,
 run the data preparation and call :func:`run_classification`.
@@ -29,53 +30,84 @@ run the data preparation and call :func:`run_classification`.
 import collections
 import logging
 import os
+import time
 
-import numpy as np
-import torch
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.dataio.encoder import CategoricalEncoder
 
-from speechbrain_align.dataio.audio import load_segment, segments_fingerprint
 from speechbrain_align.dataio.manifest import ManifestError, read_segment_manifest
-from speechbrain_align.speech.acoustic_image import logmel_image
-from speechbrain_align.utils.errors import DamagedFileError
-from speechbrain_align.utils.files import atomic_save, load_array_file, write_json
+from speechbrain_align.speech.classifier_data import (
+    SPLITS,
+    BucketBatchSampler,
+    FrameCollate,
+    dataio_prepare,
+    frame_stores,
+    select_classes,
+    split_report,
+)
+from speechbrain_align.utils.files import write_json
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
-
 
 class ClassifierBrain(sb.Brain):
-    """Brain for the supervised word classifiers (BiLSTM on frames, MLP on images).
+    """Brain for the supervised word classifiers.
 
-    Required hparams: ``input_type`` ("frames" or "image"), ``epoch_counter``,
-    ``train_logger``; module ``model``. Frames batches come from
-    :class:`FrameCollate`. Optional hparam ``results_file`` (test JSON path).
-    After :meth:`evaluate`, ``self.test_predictions`` maps segment id to
-    ``(predicted word, true word)``.
+    Required hparams: ``input_type`` (see
+    :data:`~speechbrain_align.speech.classifier_data.INPUT_TYPES`),
+    ``epoch_counter``, ``train_logger``. Modules:
+
+    * ``frames`` / ``image``: ``model`` maps a :class:`FrameCollate` batch's
+      ``(frames, relative lengths)`` or the flattened images to log-probabilities;
+    * ``waveform``: the four modules of SpeechBrain's ``EncoderClassifier``:
+      ``compute_features`` (e.g. the ``Fbank`` lobe), ``mean_var_norm``
+      (``InputNormalization``, called with the epoch so that global statistics
+      are gathered during the first epoch), ``embedding_model`` (frames and
+      relative lengths to ``(batch, 1, dim)``) and ``classifier`` (to
+      log-probabilities). Optional hparams ``wav_augment`` (applied to the
+      waveforms) and ``feat_augment`` (to the normalised features), both
+      ``speechbrain.augment.augmenter.Augmenter``, act in training only.
+
+    Optional hparams ``label_smoothing`` (of the training loss) and
+    ``lr_annealing``: called with the epoch after each
+    validation, returning ``(old_lr, new_lr)`` (e.g.
+    ``speechbrain.nnet.schedulers.LinearScheduler``). After :meth:`evaluate`,
+    ``self.test_predictions`` maps segment id to ``(predicted word, true word)``.
     """
 
     def compute_forward(self, batch, stage):
         """Log-probabilities ``(batch, n_classes)`` for a batch of segments."""
         batch = batch.to(self.device)
-        if self.hparams.input_type == "frames":
+        input_type = self.hparams.input_type
+        if input_type == "frames":
             feats, lens = batch.feats
             return self.modules.model(feats, lens)
-        if self.hparams.input_type == "image":
+        if input_type == "image":
             images, _ = batch.image
             return self.modules.model(images)
-        raise ValueError(
-            f"hparams input_type={self.hparams.input_type!r}: use 'frames' or 'image'"
-        )
+        if input_type == "waveform":
+            wavs, lens = batch.sig
+            train = stage == sb.Stage.TRAIN
+            if train and hasattr(self.hparams, "wav_augment"):
+                wavs, lens = self.hparams.wav_augment(wavs, lens)
+            feats = self.modules.compute_features(wavs)
+            feats = self.modules.mean_var_norm(feats, lens, epoch=self.hparams.epoch_counter.current)
+            if train and hasattr(self.hparams, "feat_augment"):
+                feats, lens = self.hparams.feat_augment(feats, lens)
+            embeddings = self.modules.embedding_model(feats, lens)
+            return self.modules.classifier(embeddings).reshape(feats.shape[0], -1)
+        raise ValueError(f"hparams input_type={input_type!r}: use frames, image or waveform")
 
     def compute_objectives(self, predictions, batch, stage):
         """NLL loss; accumulates the classification error outside training."""
         labels, _ = batch.word_encoded
         labels = labels.reshape(-1)
-        loss = sb.nnet.losses.nll_loss(predictions, labels)
+        if stage == sb.Stage.TRAIN and self.hparams.input_type == "waveform":
+            for name in ("wav_augment", "feat_augment"):  # augmenters may add copies
+                if hasattr(self.hparams, name):
+                    labels = getattr(self.hparams, name).replicate_labels(labels)
+        smoothing = getattr(self.hparams, "label_smoothing", 0.0) if stage == sb.Stage.TRAIN else 0.0
+        loss = sb.nnet.losses.nll_loss(predictions, labels, label_smoothing=smoothing)
         if stage != sb.Stage.TRAIN:
             self.error_metrics.append(batch.id, predictions, labels, reduction="batch")
         if stage == sb.Stage.TEST:
@@ -88,8 +120,10 @@ class ClassifierBrain(sb.Brain):
         return loss
 
     def on_stage_start(self, stage, epoch=None):
-        """Fresh error statistics for each validation/test pass."""
-        if stage != sb.Stage.TRAIN:
+        """Fresh error statistics for each validation/test pass; time each training pass."""
+        if stage == sb.Stage.TRAIN:
+            self.train_started = time.perf_counter()
+        else:
             self.error_metrics = sb.utils.metric_stats.MetricStats(
                 metric=sb.nnet.losses.classification_error
             )
@@ -105,10 +139,14 @@ class ClassifierBrain(sb.Brain):
             stats["accuracy"] = 1.0 - error
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
+            self.train_seconds = time.perf_counter() - self.train_started
         elif stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"]
+            if hasattr(self.hparams, "lr_annealing"):
+                _, new_lr = self.hparams.lr_annealing(epoch)
+                sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
             self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, "lr": lr},
+                stats_meta={"epoch": epoch, "lr": lr, "train seconds": round(self.train_seconds, 2)},
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )
@@ -121,362 +159,18 @@ class ClassifierBrain(sb.Brain):
             self.test_stats = stats
 
 
-# ---------------------------------------------------------------- data
-
-
-def select_classes(train_rows, min_train_tokens=1, max_classes=None):
-    """The word classes: train words with ``>= min_train_tokens`` tokens.
-
-    Arguments
-    ---------
-    train_rows : list of dict
-        Train manifest rows (with a ``word`` key); empty words are ignored.
-    min_train_tokens : int
-        Minimum number of train tokens for a word to be a class.
-    max_classes : int, optional
-        Keep only the most frequent words (ties broken alphabetically).
-
-    Returns
-    -------
-    classes : list of str
-        Sorted alphabetically (so label indices do not depend on row order).
-    counts : collections.Counter
-        Train token counts of all words.
-
-    Example
-    -------
-    >>> rows = [{"word": w} for w in "a a a b b c".split()]
-    >>> select_classes(rows, min_train_tokens=2)[0]
-    ['a', 'b']
-    >>> select_classes(rows, max_classes=1)[0]
-    ['a']
-    """
-    counts = collections.Counter(r["word"] for r in train_rows if r["word"])
-    kept = [w for w, c in counts.items() if c >= min_train_tokens]
-    kept.sort(key=lambda w: (-counts[w], w))
-    if max_classes is not None:
-        kept = kept[: int(max_classes)]
-    return sorted(kept), counts
-
-
-def split_report(rows, classes, train_counts):
-    """Count the tokens of ``rows`` kept (word in ``classes``) and dropped.
-
-    Example
-    -------
-    >>> rows = [{"word": w, "spk_id": "s"} for w in "a b z".split()]
-    >>> rep = split_report(rows, ["a"], {"a": 3, "b": 1})
-    >>> rep["tokens_kept"], rep["tokens_unseen_in_train"], rep["tokens_rare_in_train"]
-    (1, 1, 1)
-    """
-    classes = set(classes)
-    kept = [r for r in rows if r["word"] in classes]
-    unseen = [r for r in rows if r["word"] not in classes and r["word"] not in train_counts]
-    rare = [r for r in rows if r["word"] not in classes and r["word"] in train_counts]
-    return {
-        "tokens_total": len(rows),
-        "tokens_kept": len(kept),
-        "speakers_kept": len({r["spk_id"] for r in kept}),
-        "tokens_unseen_in_train": len(unseen),
-        "types_unseen_in_train": len({r["word"] for r in unseen}),
-        "tokens_rare_in_train": len(rare),
-        "types_rare_in_train": len({r["word"] for r in rare}),
-    }
-
-
-class FrameBatch:
-    """A padded batch of segment frames with their labels.
-
-    Attributes mirror SpeechBrain's ``PaddedBatch``: ``id`` (list of segment
-    ids), ``feats`` = ``(frames (B, T, F), relative lengths (B,))`` and
-    ``word_encoded`` = ``(labels (B, 1), ones (B,))``.
-    """
-
-    def __init__(self, ids, frames, lengths, labels):
-        self.id = ids
-        self.frames = frames
-        self.lengths = lengths
-        self.labels = labels
-
-    @property
-    def feats(self):
-        """``(frames, relative lengths)``, lengths in ``(0, 1]`` of the padded axis."""
-        return self.frames, self.lengths
-
-    @property
-    def word_encoded(self):
-        """``(labels (B, 1), ones)``."""
-        return self.labels, torch.ones(len(self.id), device=self.labels.device)
-
-    def to(self, device, non_blocking=True):
-        """Move the tensors to ``device``; returns self."""
-        for name in ("frames", "lengths", "labels"):
-            setattr(self, name, getattr(self, name).to(device, non_blocking=non_blocking))
-        return self
-
-    def pin_memory(self):
-        """Pin the tensors (DataLoader ``pin_memory=True``)."""
-        for name in ("frames", "lengths", "labels"):
-            setattr(self, name, getattr(self, name).pin_memory())
-        return self
-
-    def __len__(self):
-        return len(self.id)
-
-
-class FrameCollate:
-    """Collate items ``{"id", "index", "word_encoded"}`` into a :class:`FrameBatch`.
-
-    The frames of segment number ``index`` of ``store`` are gathered and
-    zero-padded in one indexing operation
-    (:func:`speechbrain_align.speech.pairs.gather_padded`).
-
-    Example
-    -------
-    >>> from speechbrain_align.speech.features import FeatureStore
-    >>> store = FeatureStore(["a", "b"], [0, 1, 5], torch.arange(10.).view(5, 2))
-    >>> items = [{"id": "b", "index": 1, "word_encoded": torch.LongTensor([0])},
-    ...          {"id": "a", "index": 0, "word_encoded": torch.LongTensor([1])}]
-    >>> batch = FrameCollate(store)(items)
-    >>> batch.frames.shape, batch.lengths.tolist(), batch.labels.tolist()
-    (torch.Size([2, 4, 2]), [1.0, 0.25], [[0], [1]])
-    """
-
-    def __init__(self, store):
-        self.store = store
-
-    def __call__(self, items):
-        from speechbrain_align.speech.pairs import gather_padded
-
-        frames, lengths = gather_padded(self.store, [item["index"] for item in items])
-        relative = lengths.float() / frames.shape[1]
-        labels = torch.stack([item["word_encoded"] for item in items])
-        return FrameBatch([item["id"] for item in items], frames, relative, labels)
-
-
-def bucket_order(lengths, batch_size, seed=0):
-    """Shuffled batches of similar lengths (less padding per batch).
-
-    Segments are sorted by length with random tie-breaking, cut into batches
-    of ``batch_size`` consecutive segments, and the batches are shuffled.
-
-    Returns
-    -------
-    list of list of int
-        Batches of positions into ``lengths``.
-
-    Example
-    -------
-    >>> batches = bucket_order([5, 1, 4, 2, 3, 6], 2, seed=0)
-    >>> sorted(sorted(b) for b in batches)
-    [[0, 5], [1, 3], [2, 4]]
-    """
-    rng = np.random.default_rng(seed)
-    lengths = np.asarray(lengths)
-    order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-class BucketBatchSampler(torch.utils.data.Sampler):
-    """Batch sampler yielding :func:`bucket_order` batches, reshuffled each epoch.
-
-    The epoch number (from SpeechBrain's ``set_epoch`` hook, else a counter)
-    seeds the shuffle, so a resumed run sees the same batches.
-
-    Example
-    -------
-    >>> sampler = BucketBatchSampler([3, 1, 2, 8], batch_size=2)
-    >>> sorted(len(b) for b in sampler), len(sampler)
-    ([2, 2], 2)
-    """
-
-    def __init__(self, lengths, batch_size, seed=0):
-        self.lengths = list(lengths)
-        self.batch_size = int(batch_size)
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch):
-        """Select the shuffle of ``epoch`` (called by SpeechBrain's Brain)."""
-        self.epoch = epoch
-
-    def __iter__(self):
-        batches = bucket_order(self.lengths, self.batch_size, self.seed + self.epoch)
-        self.epoch += 1
-        return iter(batches)
-
-    def __len__(self):
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
-
-
-def frame_stores(hparams, progress=True):
-    """Cached, normalised feature stores of the three manifests.
-
-    Uses :func:`speechbrain_align.speech.speech2vec_brain.prepare_stores`
-    (computed once per manifest and feature options by the main process,
-    cached under ``feature_cache``, normalised with the train statistics) and
-    saves the extractor with its statistics to
-    ``<save_folder>/feature_extractor.json`` for inference.
-
-    Returns
-    -------
-    dict split -> FeatureStore
-    """
-    from speechbrain_align.speech.speech2vec_brain import prepare_stores
-
-    missing = [k for k in ("feature_extractor", "feature_cache") if k not in hparams]
-    if missing:
-        raise ValueError(
-            f"hparams lack {missing}: input_type 'frames' needs a FeatureExtractor "
-            "(feature_extractor) and a cache folder (feature_cache), see "
-            "recipes/Bible/classification/hparams/bilstm.yaml"
-        )
-    manifests = [hparams[f"{split}_csv"] for split in SPLITS]
-    stores, _, extractor = prepare_stores(hparams, manifests, progress)
-    extractor.save(os.path.join(hparams["save_folder"], "feature_extractor.json"))
-    return dict(zip(SPLITS, stores))
-
-
-def cache_images(rows, path, n_mels=128, size=32):
-    """Resized log-Mel images of ``rows``' segments, cached in an ``.npz`` file.
-
-    The cache is reused when it was made from the same segments (ids, audio
-    files, times, and the files' sizes and dates:
-    :func:`~speechbrain_align.dataio.audio.segments_fingerprint`) with the
-    same image options; otherwise it is recomputed and written atomically.
-
-    Returns
-    -------
-    dict
-        Segment id -> float32 array ``(size * size,)``.
-    """
-    ids = [r["ID"] for r in rows]
-    options = np.array([n_mels, size])
-    key = np.array(segments_fingerprint(rows))
-    if os.path.isfile(path):
-        try:
-            data = load_array_file(path, "image cache")
-            if (list(data["ids"]) == ids and np.array_equal(data["options"], options)
-                    and str(data.get("key", "")) == str(key)):
-                return dict(zip(ids, data["images"]))
-        except (DamagedFileError, KeyError, TypeError) as err:
-            logger.warning("%s: unreadable image cache (%s), recomputing", path, err)
-    from tqdm import tqdm
-
-    images = np.zeros((len(rows), size * size), dtype=np.float32)
-    for i, row in enumerate(tqdm(rows, desc=f"images {os.path.basename(path)}", leave=False)):
-        signal = load_segment(row["wav"], row["start"], row["stop"])
-        images[i] = logmel_image(signal, n_mels=n_mels, size=size)
-    atomic_save(
-        path,
-        lambda tmp: np.savez(
-            tmp, ids=np.array(ids, dtype=str), images=images, options=options, key=key
-        ),
-    )
-    return dict(zip(ids, images))
-
-
-def dataio_prepare(hparams, classes, stores=None):
-    """Build the train/valid/test ``DynamicItemDataset`` s and the label encoder.
-
-    Arguments
-    ---------
-    hparams : dict
-        Needs ``train_csv``, ``valid_csv``, ``test_csv``, ``save_folder``,
-        ``input_type``, ``label_encoder``; optional ``sorting``
-        ("ascending", "descending", "random"), ``n_mels_image``,
-        ``image_size``.
-    classes : list of str
-        Word classes (rows of other words are dropped).
-    stores : dict split -> FeatureStore, optional
-        For ``input_type: frames`` (see :func:`frame_stores`); items then
-        carry the segment's ``index`` in its split's store (batch them with
-        :class:`FrameCollate`). Segments missing from a store (skipped by the
-        feature extraction) are dropped with a counted warning.
-
-    Returns
-    -------
-    datasets : dict split -> DynamicItemDataset
-    """
-    class_set = set(classes)
-    encoder = hparams["label_encoder"]
-    if len(encoder) == 0:
-        encoder.update_from_iterable(classes)
-    encoder.expect_len(len(classes))
-    atomic_save(os.path.join(hparams["save_folder"], "label_encoder.txt"), encoder.save)
-
-    datasets = {}
-    for split in SPLITS:
-        rows = [r for r in read_segment_manifest(hparams[f"{split}_csv"]) if r["word"] in class_set]
-        if hparams["input_type"] == "frames":
-            if stores is None:
-                raise ValueError("input_type 'frames' needs the feature stores (frame_stores)")
-            index = stores[split].index
-            missing = [r for r in rows if r["ID"] not in index]
-            if missing:
-                logger.warning(
-                    "%s: %d segment(s) without features dropped (first %r)",
-                    hparams[f"{split}_csv"], len(missing), missing[0]["ID"],
-                )
-                rows = [r for r in rows if r["ID"] in index]
-        if not rows:
-            raise ManifestError(
-                f"{hparams[f'{split}_csv']}: no segment of the {len(classes)} classes"
-            )
-        data = {
-            r["ID"]: {k: r[k] for k in ("wav", "start", "stop", "duration", "word", "spk_id")}
-            for r in rows
-        }
-        if hparams["input_type"] == "frames":
-            for r in rows:
-                i = index[r["ID"]]
-                data[r["ID"]]["index"] = i
-                data[r["ID"]]["frames"] = int(stores[split].lengths[i])
-        dataset = DynamicItemDataset(data)
-
-        if hparams["input_type"] == "image":
-            cache = cache_images(
-                rows,
-                os.path.join(hparams["save_folder"], f"images_{split}.npz"),
-                n_mels=hparams.get("n_mels_image", 128),
-                size=hparams.get("image_size", 32),
-            )
-
-            @sb.utils.data_pipeline.takes("id")
-            @sb.utils.data_pipeline.provides("image")
-            def image_pipeline(seg_id, cache=cache):
-                return torch.from_numpy(cache[seg_id])
-
-            dataset.add_dynamic_item(image_pipeline)
-            keys = ["id", "image", "word_encoded"]
-        else:
-            keys = ["id", "index", "word_encoded"]
-
-        @sb.utils.data_pipeline.takes("word")
-        @sb.utils.data_pipeline.provides("word_encoded")
-        def label_pipeline(word):
-            return torch.LongTensor([encoder.encode_label(word)])
-
-        dataset.add_dynamic_item(label_pipeline)
-        dataset.set_output_keys(keys)
-        sorting = hparams.get("sorting", "random")
-        if split == "train" and sorting in ("ascending", "descending"):
-            dataset = dataset.filtered_sorted(
-                sort_key="duration", reverse=sorting == "descending"
-            )
-        datasets[split] = dataset
-    return datasets
-
-
-def load_hparams(hparams_file, overrides=None, n_classes=None):
-    """Load a classification YAML, forcing ``n_classes`` when given."""
+def overrides_dict(overrides):
+    """YAML overrides as a dict (SpeechBrain's ``parse_arguments`` gives a string)."""
     import yaml
 
     if isinstance(overrides, str):
         overrides = yaml.safe_load(overrides) if overrides.strip() else {}
-    overrides = dict(overrides or {})
+    return dict(overrides or {})
+
+
+def load_hparams(hparams_file, overrides=None, n_classes=None):
+    """Load a classification YAML, forcing ``n_classes`` when given."""
+    overrides = overrides_dict(overrides)
     if n_classes is not None:
         overrides["n_classes"] = int(n_classes)
     with open(hparams_file, encoding="utf-8") as handle:
@@ -496,7 +190,9 @@ def run_classification(hparams_file, run_opts=None, overrides=None):
     -------
     dict
         The content written to ``results_file``: test accuracy and error,
-        number of classes, split sizes, dropped (unseen/rare) tokens.
+        number of classes, split sizes, dropped (unseen/rare) tokens, the
+        confusion files and the inference folder (``export_folder``; set it
+        to null in the YAML to skip the export).
     """
     hparams = load_hparams(hparams_file, overrides)
     sb.utils.seed.seed_everything(hparams["seed"])
@@ -511,7 +207,8 @@ def run_classification(hparams_file, run_opts=None, overrides=None):
         )
     if hparams["n_classes"] != len(classes):
         logger.info("n_classes set to %d from the train manifest", len(classes))
-        hparams = load_hparams(hparams_file, overrides, n_classes=len(classes))
+        overrides = dict(overrides_dict(overrides), n_classes=len(classes))
+        hparams = load_hparams(hparams_file, overrides)
     reports = {
         split: split_report(
             train_rows if split == "train" else read_segment_manifest(hparams[f"{split}_csv"]),
@@ -595,7 +292,17 @@ def run_classification(hparams_file, run_opts=None, overrides=None):
     results_file = hparams.get(
         "results_file", os.path.join(hparams["output_folder"], "test_results.json")
     )
+    export_folder = hparams.get("export_folder", os.path.join(hparams["output_folder"], "inference"))
     if sb.utils.distributed.if_main_process():
+        from speechbrain_align.evaluation.confusion import write_confusion
+
+        folder = os.path.dirname(os.path.abspath(results_file))
+        results["confusion"] = write_confusion(predictions.values(), classes, folder)
+        if export_folder:
+            from speechbrain_align.inference.word_classifier import export_word_classifier
+
+            export_word_classifier(export_folder, hparams_file, overrides, brain, hparams)
+            results["export_folder"] = export_folder
         write_json(results_file, results)
     logger.info(
         "test accuracy %.4f on %d tokens (%d classes); written to %s",

@@ -16,19 +16,25 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_align.speech.awe_run import run_awe
+from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 
-if __name__ == "__main__":
+
+def main(argv):
+    """Parse ``hparams_file [--key=value ...]`` and run the AWE stage."""
     torch.set_num_threads(1)
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
     summary = run_awe(hparams, run_opts)
-    print(json.dumps({k: summary[k] for k in ("acoustic_word_embeddings", "n_units", "seconds")}, indent=1))
+    print(json.dumps({k: summary[k] for k in ("acoustic_word_embeddings", "n_units", "seconds")},
+                     indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

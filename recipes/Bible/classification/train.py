@@ -28,7 +28,7 @@ from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 def main(argv):
     """Parse ``hparams_file [--key=value ...]``, train, validate and test."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    if run_opts.get("device", "cpu") == "cpu":
+    if str(run_opts.get("device") or "cpu").startswith("cpu"):  # device is None unless given
         torch.set_num_threads(int(os.environ.get("SB_ALIGN_THREADS", "1")))
     hparams = load_recipe_hparams(hparams_file, overrides)
     missing = [hparams[k] for k in ("train_csv", "valid_csv", "test_csv") if not os.path.isfile(hparams[k])]

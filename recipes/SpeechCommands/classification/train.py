@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Supervised word classification on Speech Commands (speaker-disjoint split).
+"""Supervised spoken-word classification on Speech Commands (or any isolated-word folder).
 
-Baselines for the alignment experiments: a last-step BiLSTM over Fbank frames
-(the supervised upper bound) and an MLP over 32 x 32 log-Mel images.
+The word list is the folders of ``--data_folder`` (or ``words`` in the YAML);
+speakers are disjoint across train/valid/test (a fixed hash split, or fold
+``--fold`` of ``--n_folds``). Three models:
 
+    python train.py hparams/ecapa.yaml  --data_folder /path/to/speech_commands_v0.02_test
     python train.py hparams/bilstm.yaml --data_folder /path/to/speech_commands_v0.02_test
-    python train.py hparams/mlp.yaml --data_folder /path/to/speech_commands_v0.02_test
+    python train.py hparams/mlp.yaml    --data_folder /path/to/speech_commands_v0.02_test
 
-Writes <output_folder>/test_results.json (test accuracy, split sizes) and
-train_log.txt; resumes from the checkpoints in <output_folder>/save.
+Writes <output_folder>/test_results.json (test accuracy, split sizes),
+confusion.json and confusion_matrix.png, train_log.txt, and the best model as
+an EncoderClassifier folder (<output_folder>/inference); resumes from the
+checkpoints in <output_folder>/save. run_folds.py runs the fold protocol.
 """
 
 import os
@@ -27,7 +31,7 @@ from speech_commands_prepare import prepare_speech_commands  # noqa: E402
 def main(argv):
     """Parse ``hparams_file [--key=value ...]``, prepare, train, validate and test."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    if run_opts.get("device", "cpu") == "cpu":
+    if str(run_opts.get("device") or "cpu").startswith("cpu"):  # device is None unless given
         torch.set_num_threads(int(os.environ.get("SB_ALIGN_THREADS", "1")))
     hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
@@ -40,8 +44,11 @@ def main(argv):
         kwargs={
             "data_folder": hparams["data_folder"],
             "save_folder": hparams["manifest_folder"],
+            "words": hparams.get("words"),
             "valid_fraction": hparams["valid_fraction"],
             "test_fraction": hparams["test_fraction"],
+            "n_folds": hparams.get("n_folds"),
+            "fold": hparams.get("fold"),
         },
     )
     results = run_classification(hparams_file, run_opts, overrides)

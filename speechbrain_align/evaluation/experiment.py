@@ -403,10 +403,38 @@ def summary_tables(results):
         "\n".join(parts)
 
 
+def awe_table(embeddings):
+    """Markdown: same-different AP by pair kind, purity and K of each acoustic word embedding.
+
+    Example
+    -------
+    >>> print(awe_table({"lda": {"sd_ap_same_speaker": 0.9, "sd_ap_cross_speaker_same_accent": 0.8,
+    ...     "sd_ap_cross_accent": 0.7, "purity": 0.6, "inverse_purity": 0.5, "n_units": 10}}).splitlines()[-1])
+    | lda | 0.900 | 0.800 | 0.700 | 0.600 | 0.500 | 10 |
+    """
+    keys = ("sd_ap_same_speaker", "sd_ap_cross_speaker_same_accent", "sd_ap_cross_accent",
+            "purity", "inverse_purity")
+    lines = ["| embedding | AP same speaker | AP cross speaker, same accent | AP cross accent "
+             "| purity | inverse purity | K |", "|---|---|---|---|---|---|---|"]
+    for name, m in embeddings.items():
+        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in keys) + f" | {m['n_units']} |")
+    return "\n".join(lines)
+
+
 def write_tables(results, corpus, spaces, out):
-    """Write results.json and results.md and print the tables."""
-    write_json(os.path.join(out, "results.json"), {"results": results, "corpus": corpus})
+    """Write results.json and results.md and print the tables.
+
+    ``results`` gains ``acoustic_word_embeddings`` (the AWE stage's
+    metrics on the test speakers) when that stage ran.
+    """
+    awe = os.path.join(out, "awe", "awe_results.json")
     parts = ["# Results\n", summary_tables(results)]
+    if os.path.exists(awe):
+        with open(awe, encoding="utf-8") as handle:
+            results["acoustic_word_embeddings"] = json.load(handle)["acoustic_word_embeddings"]
+        parts.append("## Acoustic word embeddings: same-different AP on the test speakers' "
+                     "segments\n\n" + awe_table(results["acoustic_word_embeddings"]))
+    write_json(os.path.join(out, "results.json"), {"results": results, "corpus": corpus})
     titles = {
         "classification": "Spoken word classification (accuracy = P@1, P@5) on test speakers",
         "synonyms": "Synonym retrieval (P@1, P@5), pivot synonyms through Spanish",

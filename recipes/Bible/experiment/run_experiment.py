@@ -128,8 +128,19 @@ def main(argv):
                  segmentation="equal_chunks", kmeans_clusters=None, export_csvs=[chunk_test]),
             os.path.join(out, "logs", "speech2vec_chunks.log"),
         )
+    with timer("acoustic word embeddings"):
+        awe = os.path.join(out, "awe")
+        run_recipe(
+            "recipes/Bible/awe/train.py", hp["awe_hparams"],
+            dict(hp["awe_overrides"], data_folder=hp["data_folder"], output_folder=awe,
+                 seed=hp["seed"]),
+            os.path.join(out, "logs", "awe.log"),
+        )
     with timer("unit skip-gram"):
-        units = dict(hp["units_overrides"], train_csv=all_csv,
+        with open(os.path.join(awe, "n_units.json"), encoding="utf-8") as handle:
+            n_units = json.load(handle)["n_units"]
+        units = dict(hp["units_overrides"], train_csv=all_csv, n_units=n_units,
+                     feature_source=os.path.join(awe, "segments.npz"),
                      output_folder=os.path.join(out, "units"), seed=hp["seed"])
         units.update({k: hp["skipgram"][k] for k in ("window", "epochs", "sample")},
                      emb_dim=hp["skipgram"]["dim"])

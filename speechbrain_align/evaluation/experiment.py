@@ -285,8 +285,11 @@ def align_all(spaces, texts, lexicon, hp, out):
 
     Every space gets the supervised mapping; those named in
     ``hp["unsupervised_rows"]`` (all when absent) also every method of
-    ``hp["unsupervised_methods"]``. Returns ``{task: {row: {condition: metrics}}}``.
+    ``hp["unsupervised_methods"]``. ``unsupervised_rows`` is a list of rows,
+    or a mapping row -> number of restarts (runs from successive seeds, the
+    best unsupervised criterion kept). Returns ``{task: {row: {condition: metrics}}}``.
     """
+    unsupervised = hp.get("unsupervised_rows", list(spaces))
     steps = hp["alignment"]["normalize"]
     en_es = lexicon["en_es"]
     train_es, test_es = split_dictionary(en_es, test_size=hp["translation_test_fraction"], seed=hp["seed"])
@@ -296,8 +299,11 @@ def align_all(spaces, texts, lexicon, hp, out):
         for cond, text in texts.items():
             foreign = cond == "es"
             methods = ["supervised"]
-            if name in hp.get("unsupervised_rows", spaces):
+            settings = _capped(hp["alignment"], space, text)
+            if name in unsupervised:
                 methods += list(hp["unsupervised_methods"])
+                if isinstance(unsupervised, dict):
+                    settings["restarts"] = int(unsupervised[name])
             for method in methods:
                 row = f"{name}*" if method == "supervised" else f"{name} ({method})"
                 if method == "supervised":
@@ -316,7 +322,7 @@ def align_all(spaces, texts, lexicon, hp, out):
                 folder = os.path.join(out, "alignment", f"{name}_{cond}_{method}")
                 start = time.time()
                 w, info = align(
-                    space.types, text, method=method, hparams=_capped(hp["alignment"], space, text),
+                    space.types, text, method=method, hparams=settings,
                     train_pairs=pairs, seed=hp["seed"], output_folder=folder,
                     names=(f"speech {name}", f"text {cond}"),
                 )
@@ -330,6 +336,7 @@ def align_all(spaces, texts, lexicon, hp, out):
                     results[task].setdefault(row, {})[cond] = _metrics(res)
                 log[f"{row}/{cond}"] = {
                     "criterion": info.get("criterion"), "seconds": round(time.time() - start, 1),
+                    "restarts": info.get("restarts"),
                     "train_pairs": len(pairs) if pairs else 0,
                 }
                 logger.info("%s / %s: %s", row, cond, {t: _metrics(r) for t, r in scores.items()})
@@ -417,7 +424,8 @@ def awe_table(embeddings):
     lines = ["| embedding | AP same speaker | AP cross speaker, same accent | AP cross accent "
              "| purity | inverse purity | K |", "|---|---|---|---|---|---|---|"]
     for name, m in embeddings.items():
-        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in keys) + f" | {m['n_units']} |")
+        cells = ["–" if m.get(k) is None else f"{m[k]:.3f}" for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {m.get('n_units', '–')} |")
     return "\n".join(lines)
 
 

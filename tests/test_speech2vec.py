@@ -85,8 +85,8 @@ def test_masking_ignores_padding():
     torch.manual_seed(0)
     for objective in ("skipgram", "cbow"):
         model = Speech2Vec(5, emb_dim=4, enc_hidden=6, dec_hidden=6, objective=objective)
-        centre, clens = torch.randn(2, 7, 5), torch.tensor([7, 3])
-        ctx, ctx_lens = torch.randn(3, 6, 5), torch.tensor([2, 6, 4])
+        centre, clens = torch.randn(2, 7, 5), torch.tensor([7, 3]) / 7
+        ctx, ctx_lens = torch.randn(3, 6, 5), torch.tensor([2, 6, 4]) / 6
         owner = torch.tensor([0, 1, 1])
         loss = masked_mse(*model(centre, clens, ctx, ctx_lens, owner))
         centre2, ctx2 = centre.clone(), ctx.clone()
@@ -104,7 +104,9 @@ def test_masking_ignores_padding():
 
 def test_gru_and_bad_options():
     model = Speech2Vec(5, emb_dim=3, enc_hidden=4, dec_hidden=4, rnn_type="gru", enc_layers=2)
-    assert model.encode(torch.randn(2, 4, 5), torch.tensor([4, 1])).shape == (2, 3)
+    assert model.encode(torch.randn(2, 4, 5), torch.tensor([1.0, 0.25])).shape == (2, 3)
+    with pytest.raises(ValueError, match="relative lengths"):
+        model.encode(torch.randn(2, 4, 5), torch.tensor([1.0, 0.1]))  # 0.4 frame
     with pytest.raises(ValueError, match="rnn_type"):
         Speech2Vec(5, rnn_type="transformer")
     with pytest.raises(ValueError, match="objective"):
@@ -175,12 +177,15 @@ def test_features_cache_batches(corpus, tmp_path, monkeypatch):
     assert batch.centre.shape[0] == 4 and batch.owner.max() == 3
     assert batch.context.shape[0] == sum(len(c) for _, c in examples[:4])
     # Same as SpeechBrain's batch_pad_right over the segments.
+    from speechbrain.dataio.batch import PaddedBatch
     from speechbrain.utils.data_utils import batch_pad_right
 
     ctx_ids = [store.index[c] for _, cs in examples[:4] for c in cs]
     reference, _ = batch_pad_right([store.segment(i) for i in ctx_ids])
     assert torch.equal(batch.context, reference)
-    assert batch.context_lens.tolist() == [int(store.lengths[i]) for i in ctx_ids]
+    assert batch.context_lens.tolist() == pytest.approx(
+        [int(store.lengths[i]) / reference.shape[1] for i in ctx_ids])
+    assert torch.equal(batch.context_lens, PaddedBatch([{"f": store.segment(i)} for i in ctx_ids]).f.lengths)
     assert batch.owner.tolist() == [b for b, (_, cs) in enumerate(examples[:4]) for _ in cs]
     limited = make_dataset(examples, store, max_contexts=1)
     assert all(len(limited[i]["context_indices"]) == 1 for i in range(len(examples)))
@@ -341,7 +346,36 @@ def test_encoder_equals_packed_bidirectional_rnn():
         _, hidden = ref(pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False))
         hidden = hidden[0] if rnn_type == "lstm" else hidden
         expected = enc.proj(torch.cat([hidden[-2], hidden[-1]], -1))
-        assert torch.allclose(enc(x, lens), expected, atol=1e-5), rnn_type
+        assert torch.allclose(enc(x, lens / 9), expected, atol=1e-5), rnn_type
+
+
+def test_encoder_output_does_not_depend_on_padding():
+    """Relative lengths: a segment encoded alone, in a batch padded to another
+    length, or with garbage in its padding gives the same vector."""
+    torch.manual_seed(0)
+    model = Speech2Vec(5, emb_dim=4, enc_hidden=6, dec_hidden=6, enc_layers=2).eval()
+    segments = [torch.randn(n, 5) for n in (7, 3, 11, 1)]
+    alone = torch.cat([model.encode(s[None]) for s in segments])  # no lengths: full length
+    for pad_to in (11, 16, 40):
+        batch = torch.full((4, pad_to, 5), 1e3)  # padding full of large values
+        for i, s in enumerate(segments):
+            batch[i, : len(s)] = s
+        lens = torch.tensor([len(s) for s in segments]) / pad_to
+        assert torch.allclose(model.encode(batch, lens), alone, atol=1e-5), pad_to
+    # a relative length off by one frame gives another vector (the test can fail)
+    wrong = torch.tensor([len(s) for s in segments]) / 11
+    wrong[0] += 1 / 11
+    padded = torch.nn.utils.rnn.pad_sequence(segments, batch_first=True)
+    assert not torch.allclose(model.encode(padded, wrong)[0], alone[0], atol=1e-3)
+    # the loss ignores padding of the same rows padded to a longer length
+    owner = torch.tensor([0, 0, 1])
+    c, cl = padded[:2], torch.tensor([7, 3]) / 11
+    x, xl = padded[1:], torch.tensor([3, 11, 1]) / 11
+    loss = masked_mse(*model(c, cl, x, xl, owner))
+    c2 = torch.cat([c, torch.randn(2, 5, 5)], 1)
+    x2 = torch.cat([x, torch.randn(3, 9, 5)], 1)
+    loss2 = masked_mse(*model(c2, cl * 11 / 16, x2, xl * 11 / 20, owner))
+    assert torch.allclose(loss, loss2, atol=1e-6)
 
 
 @pytest.mark.parametrize("dataset", ["Bible", "LibriSpeech"])

@@ -18,12 +18,8 @@ from speechbrain_align.dataio.manifest import (
 )
 from speechbrain_align.dataio.vectors import load_embeddings
 from speechbrain_align.nnet.speech2vec import Speech2Vec, masked_mse
-from speechbrain_align.speech.features import (
-    FeatureError,
-    FeatureExtractor,
-    extract_features,
-    load_features,
-)
+from speechbrain_align.speech.feature_cache import extract_features, load_features
+from speechbrain_align.speech.features import FeatureError, FeatureExtractor
 from speechbrain_align.speech.pairs import Speech2VecCollate, build_examples, make_dataset
 from speechbrain_align.speech.units import read_assignment
 
@@ -150,7 +146,7 @@ def test_features_cache_batches(corpus, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr("speechbrain_align.speech.features.extract_features", boom)
+    monkeypatch.setattr("speechbrain_align.speech.feature_cache.extract_features", boom)
     again = load_features(corpus, str(tmp_path), ex, progress=False)
     assert torch.equal(again.feats, store.feats)
     # Other options -> other key -> recomputed.

@@ -191,7 +191,7 @@ def test_12_random_bytes_named_npz(tmp_path):
             load_embeddings(tmp_path / name)
 
 
-@pytest.mark.parametrize("damaged", ["mapping.npy", "encoder.ckpt", "features.json"])
+@pytest.mark.parametrize("damaged", ["mapping.ckpt", "encoder.ckpt", "feature_extractor.ckpt"])
 def test_12_damaged_aligned_space_file_is_named(tmp_path, toy, damaged):  # noqa: F811
     from speechbrain_align.inference.pretrained import AlignedSpace, AlignedSpaceError
     from speechbrain_align.utils.errors import UserError
@@ -202,7 +202,7 @@ def test_12_damaged_aligned_space_file_is_named(tmp_path, toy, damaged):  # noqa
     (folder / damaged).write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match=re.escape(str(folder / damaged))) as info:
         AlignedSpace.from_hparams(source=folder)
-    assert damaged == "features.json" or isinstance(info.value, AlignedSpaceError)
+    assert damaged == "feature_extractor.ckpt" or isinstance(info.value, AlignedSpaceError)
 
 
 # ---------------------------------------------------------------- vectors (8)

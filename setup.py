@@ -38,7 +38,7 @@ setup(
     extras_require={"dev": ["pytest>=7,<10", "pytest-timeout>=2,<3"]},
     entry_points={
         "console_scripts": [
-            "sb-align-build-corpus=speechbrain_align.dataio.synthetic:main",
+            "sb-align-build-corpus=speechbrain_align.dataio.synthetic.cli:main",
         ]
     },
 )

@@ -45,7 +45,8 @@ import sys
 import time
 
 from speechbrain_align.dataio.manifest import group_by_utterance, read_segment_manifest
-from speechbrain_align.dataio.synthetic import DEFAULT_SPLITS, FORMAT_VERSION, build_corpus
+from speechbrain_align.dataio.synthetic.build import FORMAT_VERSION, build_corpus
+from speechbrain_align.dataio.synthetic.speakers import DEFAULT_SPLITS
 from speechbrain_align.dataio.text import (
     PROTESTANT_CANON,
     read_sword_verses,

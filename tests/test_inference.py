@@ -159,6 +159,15 @@ def test_query_and_cli(toy, capsys):
     assert "csls words [en]: alpha" in table and "translations [fr]: alpha_fr" in table
     assert cli_main(["--space", str(toy["folder"]), "--wav", "/nonexistent.wav"]) == 1
     assert "nonexistent.wav" in capsys.readouterr().err
+    # several files: the good ones are answered (in one batch), the bad one reported
+    code = cli_main(["--space", str(toy["folder"]), "--wav", toy["wavs16"][2], "/nonexistent.wav",
+                     toy["wavs16"][3], "--json", "--method", "nn"])
+    captured = capsys.readouterr()
+    assert code == 1 and "nonexistent.wav" in captured.err
+    answers = [json.loads(line) for line in captured.out.splitlines()]
+    assert [a["nn"]["words"][0]["word"] for a in answers] == ["charlie", "delta"]
+    assert cli_main(["--space", "no/such/aligned/space", "--wav", toy["wavs16"][0]]) == 1
+    assert "no/such/aligned/space/hyperparams.yaml: not found" in capsys.readouterr().err
 
 
 def test_foreign_vectors_in_text_space(toy, tmp_path):

@@ -26,6 +26,7 @@ a warning, kept in the answer's ``notes``.
 
 import logging
 import os
+import re
 
 import numpy as np
 import soundfile
@@ -127,9 +128,8 @@ class AlignedSpace(Pretrained):
         aligned space of this format raises :class:`AlignedSpaceError` naming
         the file.
         """
-        local = os.fspath(source)
-        if os.path.isdir(local) or os.path.isabs(local) or local.startswith("."):
-            _check_local(os.path.join(local, hparams_file))
+        if _is_local(source):
+            _check_local(os.path.join(os.fspath(source), hparams_file))
         try:
             return super().from_hparams(source, hparams_file, **kwargs)
         except DamagedFileError as err:
@@ -333,6 +333,22 @@ class AlignedSpace(Pretrained):
     def forward(self, wavs, wav_lens=None):
         """Speech vectors of a padded batch (:meth:`encode_batch`)."""
         return self.encode_batch(wavs, wav_lens)
+
+
+def _is_local(source):
+    """Whether ``source`` names a folder here rather than a hub repository ("owner/name") or URL.
+
+    Example
+    -------
+    >>> [_is_local(s) for s in ("results/run/space", "speechbrain/x", "https://h/x", "/tmp")]
+    [True, False, False, True]
+    """
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        return True
+    if source.startswith(("http://", "https://")):
+        return False
+    return re.fullmatch(r"[\w.-]+/[\w.-]+", source) is None or source.startswith(".")
 
 
 def _check_local(path):

@@ -20,6 +20,8 @@ All modules take plain sizes so that they can be built from YAML with ``!new:``.
 import torch
 import torch.nn as nn
 
+from speechbrain_align.nnet.lengths import length_mask, relative_to_absolute
+
 RNN_TYPES = {"lstm": nn.LSTM, "gru": nn.GRU}
 OBJECTIVES = ("skipgram", "cbow")
 
@@ -31,36 +33,6 @@ def _rnn_class(rnn_type):
         raise ValueError(
             f"rnn_type must be one of {sorted(RNN_TYPES)}, got {rnn_type!r}"
         ) from None
-
-
-def absolute_lengths(lengths, max_len):
-    """Frame counts ``(B,)`` (long) of SpeechBrain relative ``lengths`` over ``max_len`` frames.
-
-    Rounded to the nearest frame: a relative length ``n / max_len`` in
-    float32 gives ``n`` back exactly, whereas a threshold such as
-    ``arange < lengths * max_len - eps`` can gain a frame when the product
-    rounds up.
-
-    Example
-    -------
-    >>> absolute_lengths(torch.tensor([1 / 3, 1.0]), 3).tolist()
-    [1, 3]
-    """
-    return torch.round(lengths.float() * max_len).long()
-
-
-def length_mask(lengths, max_len):
-    """Boolean mask ``(B, max_len)``, True on the real frames of each row.
-
-    ``lengths`` are relative (SpeechBrain convention).
-
-    Example
-    -------
-    >>> length_mask(torch.tensor([1 / 3, 1.0]), 3).tolist()
-    [[True, False, False], [True, True, True]]
-    """
-    steps = torch.arange(max_len, device=lengths.device)
-    return steps.unsqueeze(0) < absolute_lengths(lengths, max_len).unsqueeze(1)
 
 
 def masked_mse(pred, target, lengths):
@@ -97,7 +69,8 @@ def masked_mse(pred, target, lengths):
 def reverse_within(x, lengths):
     """Reverse each row of ``x`` ``(B, T, ...)`` over its first ``lengths[b]`` steps.
 
-    ``lengths`` here are absolute step counts (long), see :func:`absolute_lengths`.
+    ``lengths`` here are absolute step counts (long), see
+    :func:`~speechbrain_align.nnet.lengths.relative_to_absolute`.
 
     Padding stays where it is, so a forward RNN over the result reads the real
     frames backwards first. Applying it twice gives ``x`` back.
@@ -182,12 +155,7 @@ class Speech2VecEncoder(nn.Module):
         """Encode ``feats`` ``(B, T, F)`` with relative lengths ``lengths`` ``(B,)``."""
         if lengths is None:
             lengths = torch.ones(feats.shape[0], device=feats.device)
-        lengths = absolute_lengths(lengths, feats.shape[1]).to(feats.device)
-        if lengths.min() < 1 or lengths.max() > feats.shape[1]:
-            raise ValueError(
-                f"relative lengths must give every segment 1..{feats.shape[1]} frames, got "
-                f"{int(lengths.min())}..{int(lengths.max())}"
-            )
+        lengths = relative_to_absolute(lengths, feats.shape[1]).to(feats.device)
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, self.hidden_size)
         x = feats
         for layer in range(self.num_layers):

@@ -20,6 +20,7 @@ Examples::
     python benchmarks/speech2vec_throughput.py --device cuda --precision bf16 \\
         --override "batch_size: 256"
     python benchmarks/speech2vec_throughput.py --train_csv data/bible/speech/train.csv
+    python benchmarks/speech2vec_throughput.py --collate padded_batch   # SpeechBrain's PaddedBatch
 """
 
 import argparse

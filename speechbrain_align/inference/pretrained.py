@@ -106,6 +106,9 @@ class AlignedSpace(Pretrained):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        missing = [name for name in self.MODULES_NEEDED if name not in self.mods]
+        if missing:  # Pretrained checks HPARAMS_NEEDED only
+            raise AlignedSpaceError(f"hyperparams.yaml: 'modules' lacks {missing}")
         hp = self.hparams
         self.features = hp.feature_extractor
         self.csls_k = int(hp.csls_k)

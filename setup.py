@@ -11,6 +11,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["speechbrain_align", "speechbrain_align.*"]),
+    # the template of an exported aligned space's hyperparams.yaml
+    package_data={"speechbrain_align.inference": ["aligned_space.yaml"]},
     python_requires=">=3.10",
     # Ranges for installing the plugin into your own environment. run.sh installs
     # the exact, tested set in requirements.lock instead (tests/test_lock.py keeps
@@ -36,7 +38,7 @@ setup(
     extras_require={"dev": ["pytest>=7,<10", "pytest-timeout>=2,<3"]},
     entry_points={
         "console_scripts": [
-            "sb-align-build-corpus=speechbrain_align.dataio.synthetic:main",
+            "sb-align-build-corpus=speechbrain_align.dataio.synthetic.cli:main",
         ]
     },
 )

@@ -57,7 +57,7 @@ VECMAP = {"init_vocab": 2000, "vocab_cutoff": 2000, "stochastic_interval": 5,
 
 def bible_halves(module_a, module_b=None):
     """Verse texts of two disjoint halves (alternate verses) or of two modules."""
-    from speechbrain_align.dataio.text import read_sword_verses
+    from speechbrain_align.dataio.sword import read_sword_verses
 
     verses = [text for _, text in read_sword_verses(module_a)]
     if module_b is None:

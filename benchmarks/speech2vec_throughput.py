@@ -20,6 +20,7 @@ Examples::
     python benchmarks/speech2vec_throughput.py --device cuda --precision bf16 \\
         --override "batch_size: 256"
     python benchmarks/speech2vec_throughput.py --train_csv data/bible/speech/train.csv
+    python benchmarks/speech2vec_throughput.py --collate padded_batch   # SpeechBrain's PaddedBatch
 """
 
 import argparse
@@ -82,6 +83,26 @@ def make_tone_corpus(folder, num_segments=25000, vocab=200, words_per_utt=10, se
     return manifest
 
 
+class PaddedBatchCollate:
+    """The alternative measured against Speech2VecCollate: SpeechBrain's PaddedBatch
+    (``batch_pad_right``) over the centres' and the neighbours' frame views."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __call__(self, items):
+        from speechbrain.dataio.batch import PaddedBatch
+
+        from speechbrain_align.speech.pairs import Speech2VecBatch
+
+        centres = PaddedBatch([{"f": self.store.segment(it["centre_index"])} for it in items])
+        contexts = PaddedBatch([{"f": self.store.segment(j)} for it in items
+                                for j in it["context_indices"]])
+        owner = torch.tensor([b for b, it in enumerate(items) for _ in it["context_indices"]])
+        return Speech2VecBatch([it["id"] for it in items], centres.f.data, centres.f.lengths,
+                               contexts.f.data, contexts.f.lengths, owner)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hparams", default=DEFAULT_HPARAMS)
@@ -95,6 +116,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--override", action="append", default=[],
                         help="YAML override, e.g. 'batch_size: 128' (repeatable)")
+    parser.add_argument("--collate", default="store", choices=["store", "padded_batch"],
+                        help="store: Speech2VecCollate (one gather from the FeatureStore); "
+                        "padded_batch: speechbrain.dataio.batch.PaddedBatch over segment views")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -131,7 +155,8 @@ def main(argv=None):
         hparams=hparams,
         run_opts={"device": args.device, "precision": args.precision, "noprogressbar": True},
     )
-    loader_opts = dict(hparams.get("dataloader_options", {}), collate_fn=Speech2VecCollate(stores[0]))
+    collate = (Speech2VecCollate if args.collate == "store" else PaddedBatchCollate)(stores[0])
+    loader_opts = dict(hparams.get("dataloader_options", {}), collate_fn=collate)
     if args.device.startswith("cuda"):
         loader_opts.setdefault("pin_memory", True)
     loader = brain.make_dataloader(dataset, sb.Stage.TRAIN, **loader_opts)
@@ -163,11 +188,13 @@ def main(argv=None):
             total += end - start
             segments += len(batch)
             decoded += len(batch.context_lens)
-            frames += int(batch.centre_lens.sum() + batch.context_lens.sum())
+            frames += int(round(float(batch.centre_lens.sum()) * batch.centre.shape[1]
+                                + float(batch.context_lens.sum()) * batch.context.shape[1]))
     examples_per_epoch = len(dataset)
     result = {
         "device": args.device if not cuda else torch.cuda.get_device_name(),
         "precision": args.precision,
+        "collate": args.collate,
         "threads": args.threads,
         "train_segments": len(stores[0]),
         "examples_per_epoch": examples_per_epoch,

@@ -6,12 +6,11 @@ Sub-packages: ``dataio`` (manifests, corpora, dictionaries, vector files),
 vectors, unit skip-gram, diagnostics), ``text`` (text skip-gram vectors),
 ``alignment`` (adversarial mapping, Procrustes, refinement), ``retrieval``
 (NN/CSLS search), ``evaluation`` (task metrics and tables), ``inference``.
+
+Importing the package does not configure logging or seed generators: scripts
+set up logging in their entry point
+(:func:`speechbrain_align.utils.errors.run_main`) and recipe YAMLs seed with
+``__set_seed: !apply:speechbrain.utils.seed.seed_everything [!ref <seed>]``.
 """
 
 __version__ = "0.1.0"
-
-import logging as _logging
-
-# faiss logs its CPU-feature probing (failed AVX512/AVX2 imports) at INFO,
-# which reads like an error in recipe logs.
-_logging.getLogger("faiss.loader").setLevel(_logging.WARNING)

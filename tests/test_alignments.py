@@ -1,4 +1,4 @@
-"""Readers of real word-boundary sources -> segment manifests (alignments.py, textgrid.py)."""
+"""Readers of real word-boundary sources -> segment manifests (dataio/alignments/, textgrid.py)."""
 
 import codecs
 import collections

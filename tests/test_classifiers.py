@@ -10,7 +10,8 @@ import soundfile
 import torch
 
 from speechbrain_align.dataio.manifest import ManifestError, Segment, write_segment_manifest
-from speechbrain_align.nnet.classifiers import ImageMLP, LastStepBiLSTM, relative_to_absolute
+from speechbrain_align.nnet.classifiers import ImageMLP, LastStepBiLSTM
+from speechbrain_align.nnet.lengths import relative_to_absolute
 from speechbrain_align.speech.classifier_brain import run_classification
 from speechbrain_align.speech.classifier_data import BucketBatchSampler, FrameCollate, select_classes
 from speechbrain_align.speech.features import FeatureStore

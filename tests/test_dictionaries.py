@@ -5,6 +5,7 @@ import os
 import pytest
 
 from speechbrain_align.dataio import dictionaries as D
+from speechbrain_align.dataio.dictionaries import freedict as F
 
 
 def test_muse_read_write_roundtrip(tmp_path):
@@ -95,9 +96,9 @@ def test_split_dictionary_disjoint_and_deterministic():
 
 
 def test_dictd_number():
-    assert D._dictd_number("A") == 0
-    assert D._dictd_number("BA") == 64
-    assert D._dictd_number("/") == 63
+    assert F._dictd_number("A") == 0
+    assert F._dictd_number("BA") == 64
+    assert F._dictd_number("/") == 63
 
 
 def test_freedict_tiny(tmp_path):
@@ -120,7 +121,7 @@ def test_freedict_tiny(tmp_path):
     def b64(n):
         digits = ""
         while True:
-            digits = D._B64[n % 64] + digits
+            digits = F._B64[n % 64] + digits
             n //= 64
             if n == 0:
                 return digits

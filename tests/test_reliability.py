@@ -87,7 +87,8 @@ def test_4_truncated_flac_is_caught_at_prepare_time_naming_the_file(tmp_path):
 
 
 def test_5_frames_path_rejects_segments_past_the_audio(tmp_path):
-    from speechbrain_align.speech.features import FeatureExtractor, extract_features
+    from speechbrain_align.speech.feature_cache import extract_features
+    from speechbrain_align.speech.features import FeatureExtractor
 
     wav = _wav(tmp_path / "short.wav", 0.47)
     rows = [{"ID": "u_0000", "wav": wav, "start": 0.1, "stop": 5.0}]
@@ -190,7 +191,7 @@ def test_12_random_bytes_named_npz(tmp_path):
             load_embeddings(tmp_path / name)
 
 
-@pytest.mark.parametrize("damaged", ["mapping.npy", "encoder.ckpt", "features.json"])
+@pytest.mark.parametrize("damaged", ["mapping.ckpt", "encoder.ckpt", "feature_extractor.ckpt"])
 def test_12_damaged_aligned_space_file_is_named(tmp_path, toy, damaged):  # noqa: F811
     from speechbrain_align.inference.pretrained import AlignedSpace, AlignedSpaceError
     from speechbrain_align.utils.errors import UserError
@@ -201,7 +202,7 @@ def test_12_damaged_aligned_space_file_is_named(tmp_path, toy, damaged):  # noqa
     (folder / damaged).write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match=re.escape(str(folder / damaged))) as info:
         AlignedSpace.from_hparams(source=folder)
-    assert damaged == "features.json" or isinstance(info.value, AlignedSpaceError)
+    assert damaged == "feature_extractor.ckpt" or isinstance(info.value, AlignedSpaceError)
 
 
 # ---------------------------------------------------------------- vectors (8)
@@ -356,7 +357,8 @@ def test_15_text_alignment_checks_everything_before_touching_results(tmp_path):
 
 
 def test_12_damaged_feature_cache_is_recomputed(tmp_path, caplog):
-    from speechbrain_align.speech.features import FeatureExtractor, load_features
+    from speechbrain_align.speech.feature_cache import load_features
+    from speechbrain_align.speech.features import FeatureExtractor
 
     wav = _wav(tmp_path / "a.wav", 1.0)
     manifest = tmp_path / "m.csv"

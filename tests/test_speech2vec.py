@@ -1,5 +1,5 @@
-"""Speech2Vec: model, masking, pairs, features cache, bad input, Brain training,
-resume and export, on a tiny synthetic corpus of tone "words"."""
+"""Speech2Vec: pairs, features cache, bad input, Brain training, resume and
+export, on a tiny synthetic corpus of tone "words" (the modules: test_speech2vec_model.py)."""
 
 import logging
 import os
@@ -18,12 +18,8 @@ from speechbrain_align.dataio.manifest import (
 )
 from speechbrain_align.dataio.vectors import load_embeddings
 from speechbrain_align.nnet.speech2vec import Speech2Vec, masked_mse
-from speechbrain_align.speech.features import (
-    FeatureError,
-    FeatureExtractor,
-    extract_features,
-    load_features,
-)
+from speechbrain_align.speech.feature_cache import extract_features, load_features
+from speechbrain_align.speech.features import FeatureError, FeatureExtractor
 from speechbrain_align.speech.pairs import Speech2VecCollate, build_examples, make_dataset
 from speechbrain_align.speech.units import read_assignment
 
@@ -81,36 +77,6 @@ def corpus(tmp_path_factory):
     return make_corpus(str(folder), single_word_utts=2)
 
 
-def test_masking_ignores_padding():
-    torch.manual_seed(0)
-    for objective in ("skipgram", "cbow"):
-        model = Speech2Vec(5, emb_dim=4, enc_hidden=6, dec_hidden=6, objective=objective)
-        centre, clens = torch.randn(2, 7, 5), torch.tensor([7, 3])
-        ctx, ctx_lens = torch.randn(3, 6, 5), torch.tensor([2, 6, 4])
-        owner = torch.tensor([0, 1, 1])
-        loss = masked_mse(*model(centre, clens, ctx, ctx_lens, owner))
-        centre2, ctx2 = centre.clone(), ctx.clone()
-        centre2[1, 3:] = 1e3  # padding only
-        ctx2[0, 2:] = -1e3
-        ctx2[2, 4:] = 7.0
-        loss2 = masked_mse(*model(centre2, clens, ctx2, ctx_lens, owner))
-        assert torch.allclose(loss, loss2), objective
-        # ... while a change inside the real frames does change it.
-        ctx2[0, 1] += 1.0
-        centre2[1, 2] += 1.0
-        loss3 = masked_mse(*model(centre2, clens, ctx2, ctx_lens, owner))
-        assert not torch.allclose(loss, loss3), objective
-
-
-def test_gru_and_bad_options():
-    model = Speech2Vec(5, emb_dim=3, enc_hidden=4, dec_hidden=4, rnn_type="gru", enc_layers=2)
-    assert model.encode(torch.randn(2, 4, 5), torch.tensor([4, 1])).shape == (2, 3)
-    with pytest.raises(ValueError, match="rnn_type"):
-        Speech2Vec(5, rnn_type="transformer")
-    with pytest.raises(ValueError, match="objective"):
-        Speech2Vec(5, objective="glove")
-
-
 def test_pair_counts_known_utterance(caplog):
     rows = [dict(ID=f"u_{i}", utt_id="u", position=i) for i in range(6)]
     rows += [dict(ID="solo_0", utt_id="solo", position=0)]
@@ -148,7 +114,7 @@ def test_features_cache_batches(corpus, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr("speechbrain_align.speech.features.extract_features", boom)
+    monkeypatch.setattr("speechbrain_align.speech.feature_cache.extract_features", boom)
     again = load_features(corpus, str(tmp_path), ex, progress=False)
     assert torch.equal(again.feats, store.feats)
     # Other options -> other key -> recomputed.
@@ -175,12 +141,15 @@ def test_features_cache_batches(corpus, tmp_path, monkeypatch):
     assert batch.centre.shape[0] == 4 and batch.owner.max() == 3
     assert batch.context.shape[0] == sum(len(c) for _, c in examples[:4])
     # Same as SpeechBrain's batch_pad_right over the segments.
+    from speechbrain.dataio.batch import PaddedBatch
     from speechbrain.utils.data_utils import batch_pad_right
 
     ctx_ids = [store.index[c] for _, cs in examples[:4] for c in cs]
     reference, _ = batch_pad_right([store.segment(i) for i in ctx_ids])
     assert torch.equal(batch.context, reference)
-    assert batch.context_lens.tolist() == [int(store.lengths[i]) for i in ctx_ids]
+    assert batch.context_lens.tolist() == pytest.approx(
+        [int(store.lengths[i]) / reference.shape[1] for i in ctx_ids])
+    assert torch.equal(batch.context_lens, PaddedBatch([{"f": store.segment(i)} for i in ctx_ids]).f.lengths)
     assert batch.owner.tolist() == [b for b, (_, cs) in enumerate(examples[:4]) for _ in cs]
     limited = make_dataset(examples, store, max_contexts=1)
     assert all(len(limited[i]["context_indices"]) == 1 for i in range(len(examples)))
@@ -320,30 +289,6 @@ def test_equal_chunks_recipe_runs(corpus, tmp_path):
         assert "valid loss" in handle.read()
 
 
-def test_encoder_equals_packed_bidirectional_rnn():
-    """The padded reversal trick computes exactly what a packed BiRNN computes."""
-    from torch.nn.utils.rnn import pack_padded_sequence
-
-    from speechbrain_align.nnet.speech2vec import Speech2VecEncoder
-
-    torch.manual_seed(0)
-    for rnn_type, cls in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
-        enc = Speech2VecEncoder(5, 7, num_layers=2, emb_dim=3, rnn_type=rnn_type)
-        ref = cls(5, 7, 2, batch_first=True, bidirectional=True)
-        with torch.no_grad():
-            for layer in range(2):
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    getattr(ref, f"{name}_l{layer}").copy_(
-                        getattr(enc.forward_rnns[layer], f"{name}_l0"))
-                    getattr(ref, f"{name}_l{layer}_reverse").copy_(
-                        getattr(enc.backward_rnns[layer], f"{name}_l0"))
-        x, lens = torch.randn(4, 9, 5), torch.tensor([9, 3, 1, 6])
-        _, hidden = ref(pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False))
-        hidden = hidden[0] if rnn_type == "lstm" else hidden
-        expected = enc.proj(torch.cat([hidden[-2], hidden[-1]], -1))
-        assert torch.allclose(enc(x, lens), expected, atol=1e-5), rnn_type
-
-
 @pytest.mark.parametrize("dataset", ["Bible", "LibriSpeech"])
 def test_recipe_command_line(corpus, tmp_path, dataset):
     """The recipe's train.py runs from the command line (prepare skipped / given manifest)."""
@@ -367,18 +312,6 @@ def test_recipe_command_line(corpus, tmp_path, dataset):
     segs = load_embeddings(os.path.join(out, "vectors", "segments.npz"))
     assert segs.dim == 50 and len(segs) == len(read_segment_manifest(corpus))
     assert os.path.exists(os.path.join(out, "vectors", "types_kmeans.vec"))
-
-
-def test_decoder_input_dropout():
-    from speechbrain_align.nnet.speech2vec import Speech2VecDecoder
-
-    torch.manual_seed(0)
-    dec = Speech2VecDecoder(3, 4, hidden_size=5, input_dropout=1.0)
-    emb, targets = torch.randn(2, 3), torch.randn(2, 6, 4)
-    dec.train()  # every fed-back frame hidden: targets cannot leak into predictions
-    assert torch.allclose(dec(emb, targets), dec(emb, targets + 5.0))
-    dec.eval()  # plain teacher forcing at evaluation
-    assert not torch.allclose(dec(emb, targets), dec(emb, targets + 5.0))
 
 
 def test_speaker_normalisation_removes_per_speaker_offset():

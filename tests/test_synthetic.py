@@ -233,3 +233,22 @@ def test_cli(tmp_path, capsys):
     assert (out / "test.csv").exists() and (out / "corpus_stats.json").exists()
     with pytest.raises(SystemExit):
         S.main(["--text", str(tmp_path / "nope.txt"), "--out", str(out)])
+
+
+def test_console_entry_point_and_module_run(tmp_path):
+    """setup.py's sb-align-build-corpus names an importable main, and
+    ``python -m speechbrain_align.dataio.synthetic`` runs the same CLI."""
+    import importlib
+    import re
+    import subprocess
+    import sys
+
+    setup = open(os.path.join(os.path.dirname(__file__), "..", "setup.py"), encoding="utf-8").read()
+    target = re.search(r'"sb-align-build-corpus=([\w.]+):(\w+)"', setup)
+    assert target, "console entry point missing from setup.py"
+    main = getattr(importlib.import_module(target.group(1)), target.group(2))
+    assert main is S.main
+    proc = subprocess.run([sys.executable, "-m", "speechbrain_align.dataio.synthetic",
+                           "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "missing.txt: cannot read text file" in proc.stderr

@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from speechbrain_align.dataio import subwords as SP
+from speechbrain_align.dataio import sword as SW
 from speechbrain_align.dataio import text as T
 
 SAMPLE_IMP = (
@@ -31,7 +33,7 @@ SAMPLE_IMP = (
 
 
 def test_parse_imp_strips_markup_and_keeps_order():
-    verses = T.parse_imp(SAMPLE_IMP)
+    verses = SW.parse_imp(SAMPLE_IMP)
     assert verses == [
         ("Gen.1.1", "In the beginning, God created the heavens."),
         ("Gen.1.2", "And Yahweh's earth was empty."),
@@ -39,25 +41,25 @@ def test_parse_imp_strips_markup_and_keeps_order():
         ("Song.1.2", "Let him kiss me."),
         ("Rev.22.21", "Amen."),
     ]
-    no_titles = dict(T.parse_imp(SAMPLE_IMP, keep_canonical_titles=False))
+    no_titles = dict(SW.parse_imp(SAMPLE_IMP, keep_canonical_titles=False))
     assert no_titles["Ps.3.1"] == "Yahweh, help!"
-    only_gen = T.parse_imp(SAMPLE_IMP, books=["Gen"])
+    only_gen = SW.parse_imp(SAMPLE_IMP, books=["Gen"])
     assert [r for r, _ in only_gen] == ["Gen.1.1", "Gen.1.2"]
 
 
 def test_strip_markup_gbf_and_thml():
-    assert T.strip_markup("In the <FI>beginning<Fi><WH7225> God<RF>Or, gods<Rf> made.<CM>") == (
+    assert SW.strip_markup("In the <FI>beginning<Fi><WH7225> God<RF>Or, gods<Rf> made.<CM>") == (
         "In the beginning God made."
     )
-    assert T.strip_markup("<TS>Heading<Ts>Jesus wept.<RX>Jn 11<Rx>") == "Jesus wept."
-    assert T.strip_markup(
+    assert SW.strip_markup("<TS>Heading<Ts>Jesus wept.<RX>Jn 11<Rx>") == "Jesus wept."
+    assert SW.strip_markup(
         'He said<note n="a">a note <i>here</i></note> so<scripRef passage="Gen 1:1">Gen 1</scripRef>.'
         '<sync type="Strongs" value="G1"/>'
     ) == "He said so ."
 
 
 def test_unknown_book_kept_with_warning(caplog):
-    verses = T.parse_imp("$$$Odes 1:1\nSing.\n")
+    verses = SW.parse_imp("$$$Odes 1:1\nSing.\n")
     assert verses == [("Odes.1.1", "Sing.")]
     assert "Odes" in caplog.text
 
@@ -67,21 +69,21 @@ needs_sword = pytest.mark.skipif(shutil.which("mod2imp") is None, reason="libswo
 
 @needs_sword
 def test_missing_module_names_package():
-    with pytest.raises(T.SwordError, match="apt-get install"):
-        T.read_sword_verses("noSuchModule123")
+    with pytest.raises(SW.SwordError, match="apt-get install"):
+        SW.read_sword_verses("noSuchModule123")
 
 
 def test_missing_mod2imp(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(T.SwordError, match="libsword-utils"):
-        T.read_sword_verses("engWEB2015eb")
+    with pytest.raises(SW.SwordError, match="libsword-utils"):
+        SW.read_sword_verses("engWEB2015eb")
 
 
 @needs_sword
 def test_real_module_kjv():
     try:
-        verses = T.read_sword_verses("engKJV2006eb", books=["Gen", "John"])
-    except T.SwordError as err:
+        verses = SW.read_sword_verses("engKJV2006eb", books=["Gen", "John"])
+    except SW.SwordError as err:
         pytest.skip(str(err))
     refs = dict(verses)
     assert refs["Gen.1.1"] == "In the beginning God created the heaven and the earth."
@@ -132,12 +134,12 @@ def test_sentencepiece_sparse_words(tmp_path):
     words = ["walking", "talking", "walked", "talked", "king", "kings", "the", "a"]
     lines = [" ".join(words[(i + j) % len(words)] for j in range(6)) for i in range(200)]
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    model = T.train_sentencepiece(corpus, tmp_path / "sp", vocab_size=20, seed=7)
+    model = SP.train_sentencepiece(corpus, tmp_path / "sp", vocab_size=20, seed=7)
     assert model.endswith("sp.model") and (tmp_path / "sp.vocab").exists()
-    again = T.train_sentencepiece(corpus, tmp_path / "sp2", vocab_size=20, seed=7)
+    again = SP.train_sentencepiece(corpus, tmp_path / "sp2", vocab_size=20, seed=7)
     assert (tmp_path / "sp.vocab").read_text() == (tmp_path / "sp2.vocab").read_text()
     out = tmp_path / "pieces.txt"
-    stats = T.encode_corpus(corpus, model, out, keep_words={"the", "a"})
+    stats = SP.encode_corpus(corpus, model, out, keep_words={"the", "a"})
     first = out.read_text(encoding="utf-8").splitlines()[6].split()
     assert "the" in first and "a" in first          # kept whole
     assert stats["lines"] == 200
@@ -147,7 +149,7 @@ def test_sentencepiece_sparse_words(tmp_path):
     # No piece collides with a kept word; pieces decode back to the words.
     pieces = set(out.read_text(encoding="utf-8").split()) - {"the", "a"}
     assert all(p[0] in ("\u2581", "+") for p in pieces)
-    assert T.decode_pieces(first) == lines[6].split()
+    assert SP.decode_pieces(first) == lines[6].split()
     assert not list(tmp_path.glob(".*tmp*"))
 
 

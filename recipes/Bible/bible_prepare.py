@@ -45,12 +45,10 @@ import sys
 import time
 
 from speechbrain_align.dataio.manifest import group_by_utterance, read_segment_manifest
-from speechbrain_align.dataio.synthetic import DEFAULT_SPLITS, FORMAT_VERSION, build_corpus
-from speechbrain_align.dataio.text import (
-    PROTESTANT_CANON,
-    read_sword_verses,
-    write_text_corpus,
-)
+from speechbrain_align.dataio.synthetic.build import FORMAT_VERSION, build_corpus
+from speechbrain_align.dataio.synthetic.speakers import DEFAULT_SPLITS
+from speechbrain_align.dataio.sword import PROTESTANT_CANON, read_sword_verses
+from speechbrain_align.dataio.text import write_text_corpus
 from speechbrain_align.dataio.tokenize import tokenize
 from speechbrain_align.utils.errors import run_main
 from speechbrain_align.utils.files import already_prepared, mark_prepared, write_json

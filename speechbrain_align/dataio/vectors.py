@@ -215,14 +215,23 @@ def _read_counts(path, words):
 
 
 def save_binary(emb, path):
-    """Save as ``.npz`` (words, vectors, counts), atomically; loads far faster than text."""
+    """Save as ``.npz`` (words, vectors, counts), atomically; loads far faster than text.
+
+    The archive is written through a file handle, so ``path`` keeps its name
+    whatever its extension (``np.savez`` would append ``.npz`` to a name).
+    """
     arrays = {
         "words": np.asarray(emb.words, dtype=object).astype(str),
         "vectors": emb.vectors,
     }
     if emb.counts is not None:
         arrays["counts"] = emb.counts
-    atomic_save(path, lambda p: np.savez(p, **arrays))
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    atomic_save(path, write)
 
 
 def load_binary(path):

@@ -6,8 +6,9 @@ Usage::
         [--method nn|csls|both] [--json]
 
 ``FOLDER`` is an aligned space written by
-:func:`speechbrain_align.inference.pretrained.export_aligned_space`. Several
-``--wav`` files may be given. Prints a table per file, or one JSON object
+:mod:`speechbrain_align.inference.export`. Several ``--wav`` files may be
+given (encoded together in padded batches; a file that cannot be read or holds
+no word is reported and skipped). Prints a table per file, or one JSON object
 per file with ``--json``.
 """
 
@@ -58,19 +59,27 @@ def main(argv=None):
     from speechbrain_align.utils.errors import UserError
 
     try:
-        space = AlignedSpace.from_hparams(source=args.space, device=args.device)
+        space = AlignedSpace.from_hparams(source=args.space, run_opts={"device": args.device})
     except (UserError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     methods = ("nn", "csls") if args.method == "both" else (args.method,)
     status = 0
-    for wav in args.wav:
+    wavs, signals, notes = [], [], []
+    for wav in args.wav:  # each file checked on its own: one bad file does not stop the others
         try:
-            answer = space.query(wav, k=args.k, methods=methods)
+            signal, wav_notes = space.load_query(wav)
         except (UserError, ValueError, OSError) as err:
             print(f"error: {wav}: {err}", file=sys.stderr)
             status = 1
             continue
+        wavs.append(wav)
+        signals.append(signal)
+        notes.append(wav_notes)
+    if not wavs:
+        return status
+    answers = space.answers(space.encode_signals(signals), args.k, methods, notes)  # one batch
+    for wav, answer in zip(wavs, answers):
         if args.json:
             print(json.dumps({"wav": wav, **answer}))
         else:

@@ -23,33 +23,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-
-def relative_to_absolute(lengths, max_len):
-    """Turn SpeechBrain relative lengths into frame counts in ``[1, max_len]``.
-
-    Arguments
-    ---------
-    lengths : torch.Tensor or None
-        Relative lengths, shape ``(batch,)``; ``None`` means all full.
-    max_len : int
-        Size of the padded time axis.
-
-    Example
-    -------
-    >>> relative_to_absolute(torch.tensor([1.0, 0.5, 0.01]), 10).tolist()
-    [10, 5, 1]
-    """
-    if lengths is None:
-        raise ValueError("lengths is None")
-    lengths = torch.as_tensor(lengths, dtype=torch.float32)
-    if lengths.dim() != 1:
-        raise ValueError(f"lengths must be 1-D (batch,), got shape {tuple(lengths.shape)}")
-    if (lengths <= 0).any() or (lengths > 1.0 + 1e-6).any():
-        raise ValueError(
-            "relative lengths must lie in (0, 1] (SpeechBrain convention), got "
-            f"min={lengths.min().item():.4g} max={lengths.max().item():.4g}"
-        )
-    return torch.round(lengths * max_len).long().clamp(1, max_len)
+from speechbrain_align.nnet.lengths import relative_to_absolute
 
 
 class LastStepBiLSTM(nn.Module):

@@ -10,13 +10,17 @@ same utterance (teacher forcing). Two objectives, as in the paper:
 * ``cbow``: the neighbours' vectors, averaged, predict the centre segment.
 
 The loss is the mean squared error over the real (non-padded) frames only
-(:func:`masked_mse`). Lengths are absolute frame counts (int tensors).
+(:func:`masked_mse`). Lengths follow SpeechBrain's convention: relative to
+the padded length of the batch (``(B,)`` floats in ``(0, 1]``, the longest
+row has 1.0); ``None`` means every row is full length.
 
 All modules take plain sizes so that they can be built from YAML with ``!new:``.
 """
 
 import torch
 import torch.nn as nn
+
+from speechbrain_align.nnet.lengths import length_mask, relative_to_absolute
 
 RNN_TYPES = {"lstm": nn.LSTM, "gru": nn.GRU}
 OBJECTIVES = ("skipgram", "cbow")
@@ -31,19 +35,6 @@ def _rnn_class(rnn_type):
         ) from None
 
 
-def length_mask(lengths, max_len=None):
-    """Boolean mask ``(B, T)``, True on the first ``lengths[b]`` frames of row ``b``.
-
-    Example
-    -------
-    >>> length_mask(torch.tensor([1, 3])).tolist()
-    [[True, False, False], [True, True, True]]
-    """
-    max_len = int(lengths.max()) if max_len is None else max_len
-    steps = torch.arange(max_len, device=lengths.device)
-    return steps.unsqueeze(0) < lengths.unsqueeze(1)
-
-
 def masked_mse(pred, target, lengths):
     """Mean squared error over the real frames of a padded batch.
 
@@ -51,9 +42,9 @@ def masked_mse(pred, target, lengths):
     ---------
     pred, target : torch.Tensor
         ``(B, T, F)``.
-    lengths : torch.Tensor
-        ``(B,)`` number of real frames in each row; frames beyond it are
-        padding and do not count.
+    lengths : torch.Tensor or None
+        ``(B,)`` relative lengths (real frames / T); frames beyond them are
+        padding and do not count. ``None``: every frame is real.
 
     Returns
     -------
@@ -64,9 +55,11 @@ def masked_mse(pred, target, lengths):
     -------
     >>> p = torch.zeros(2, 3, 1); t = torch.ones(2, 3, 1)
     >>> t[0, 1:] = 100.0  # padding of row 0: ignored
-    >>> float(masked_mse(p, t, torch.tensor([1, 3])))
+    >>> float(masked_mse(p, t, torch.tensor([1 / 3, 1.0])))
     1.0
     """
+    if lengths is None:
+        lengths = torch.ones(pred.shape[0], device=pred.device)
     mask = length_mask(lengths, pred.shape[1]).to(pred.dtype).unsqueeze(-1)
     err = ((pred - target) ** 2) * mask
     denom = mask.sum() * pred.shape[-1]
@@ -75,6 +68,9 @@ def masked_mse(pred, target, lengths):
 
 def reverse_within(x, lengths):
     """Reverse each row of ``x`` ``(B, T, ...)`` over its first ``lengths[b]`` steps.
+
+    ``lengths`` here are absolute step counts (long), see
+    :func:`~speechbrain_align.nnet.lengths.relative_to_absolute`.
 
     Padding stays where it is, so a forward RNN over the result reads the real
     frames backwards first. Applying it twice gives ``x`` back.
@@ -122,7 +118,7 @@ class Speech2VecEncoder(nn.Module):
     Example
     -------
     >>> enc = Speech2VecEncoder(13, hidden_size=8, emb_dim=5)
-    >>> x, lens = torch.randn(3, 7, 13), torch.tensor([7, 2, 5])
+    >>> x, lens = torch.randn(3, 7, 13), torch.tensor([7, 2, 5]) / 7
     >>> enc(x, lens).shape
     torch.Size([3, 5])
     >>> x2 = x.clone(); x2[1, 2:] = 99.0  # padding does not matter
@@ -155,11 +151,11 @@ class Speech2VecEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout if num_layers > 1 else 0.0)
         self.proj = nn.Linear(hidden_size * self.directions, emb_dim)
 
-    def forward(self, feats, lengths):
-        """Encode ``feats`` ``(B, T, F)`` with real lengths ``lengths`` ``(B,)``."""
-        if lengths.min() < 1:
-            raise ValueError("every segment needs at least one frame")
-        lengths = lengths.to(feats.device)
+    def forward(self, feats, lengths=None):
+        """Encode ``feats`` ``(B, T, F)`` with relative lengths ``lengths`` ``(B,)``."""
+        if lengths is None:
+            lengths = torch.ones(feats.shape[0], device=feats.device)
+        lengths = relative_to_absolute(lengths, feats.shape[1]).to(feats.device)
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, self.hidden_size)
         x = feats
         for layer in range(self.num_layers):
@@ -281,8 +277,8 @@ class Speech2Vec(nn.Module):
     Example
     -------
     >>> model = Speech2Vec(13, emb_dim=4, enc_hidden=8, dec_hidden=8)
-    >>> centre, clens = torch.randn(2, 6, 13), torch.tensor([6, 3])
-    >>> ctx, ctx_lens = torch.randn(3, 5, 13), torch.tensor([5, 4, 2])
+    >>> centre, clens = torch.randn(2, 6, 13), torch.tensor([1.0, 0.5])
+    >>> ctx, ctx_lens = torch.randn(3, 5, 13), torch.tensor([1.0, 0.8, 0.4])
     >>> owner = torch.tensor([0, 0, 1])  # contexts 0,1 belong to centre 0
     >>> pred, target, lens = model(centre, clens, ctx, ctx_lens, owner)
     >>> pred.shape, bool(lens.equal(ctx_lens))
@@ -317,8 +313,8 @@ class Speech2Vec(nn.Module):
             emb_dim, input_size, dec_hidden, dec_layers, rnn_type, dropout, input_dropout
         )
 
-    def encode(self, feats, lengths):
-        """Segment vectors ``(B, emb_dim)`` for a padded batch of segments."""
+    def encode(self, feats, lengths=None):
+        """Segment vectors ``(B, emb_dim)`` of a padded batch, relative ``lengths`` ``(B,)``."""
         return self.encoder(feats, lengths)
 
     def forward(self, centre, centre_lens, context, context_lens, owner):
@@ -327,16 +323,17 @@ class Speech2Vec(nn.Module):
         Arguments
         ---------
         centre : torch.Tensor
-            ``(B, T, F)`` padded centre segments; ``centre_lens`` ``(B,)``.
+            ``(B, T, F)`` padded centre segments; ``centre_lens`` ``(B,)``
+            relative lengths.
         context : torch.Tensor
             ``(P, T', F)`` padded neighbour segments, all centres' neighbours
-            stacked; ``context_lens`` ``(P,)``.
+            stacked; ``context_lens`` ``(P,)`` relative lengths.
         owner : torch.Tensor
             ``(P,)`` index of the centre each neighbour belongs to.
 
         Returns
         -------
-        ``(prediction, target, target_lengths)``: for skip-gram the P
+        ``(prediction, target, target_lengths)`` (relative lengths): for skip-gram the P
         neighbours are the targets, for CBOW the B centres; feed them to
         :func:`masked_mse`.
         """

@@ -160,9 +160,8 @@ class FrameCollate:
         from speechbrain_align.speech.pairs import gather_padded
 
         frames, lengths = gather_padded(self.store, [item["index"] for item in items])
-        relative = lengths.float() / frames.shape[1]
         labels = torch.stack([item["word_encoded"] for item in items])
-        return FrameBatch([item["id"] for item in items], frames, relative, labels)
+        return FrameBatch([item["id"] for item in items], frames, lengths, labels)
 
 
 def bucket_order(lengths, batch_size, seed=0):

@@ -33,12 +33,8 @@ from speechbrain_align.dataio.manifest import read_segment_manifest, write_segme
 from speechbrain_align.dataio.segmentation import equal_chunks
 from speechbrain_align.dataio.vectors import Embeddings, save_embeddings
 from speechbrain_align.nnet.speech2vec import masked_mse
-from speechbrain_align.speech.features import (
-    NORM_MODES,
-    FeatureExtractor,
-    average_speaker_stats,
-    load_features,
-)
+from speechbrain_align.speech.feature_cache import load_features
+from speechbrain_align.speech.features import NORM_MODES, average_speaker_stats
 from speechbrain_align.speech.pairs import (
     Speech2VecCollate,
     build_examples,

@@ -87,7 +87,8 @@ def run_main(main, argv=None, prog=None):
 
     Use as ``sys.exit(run_main(main))`` in a script. Bugs (any other
     exception) propagate with their traceback. ``main`` may return an exit
-    code (anything but an int counts as 0).
+    code (anything but an int counts as 0). Quiets noisy library loggers
+    first (:func:`speechbrain_align.utils.logs.quiet_library_loggers`).
 
     Example
     -------
@@ -100,6 +101,9 @@ def run_main(main, argv=None, prog=None):
     >>> code, err.getvalue()
     (1, 'train.py: error: train.yaml: --lr=fast: expected a number\\n')
     """
+    from speechbrain_align.utils.logs import quiet_library_loggers
+
+    quiet_library_loggers()
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = prog or os.path.basename(sys.argv[0] or "") or "error"
     try:

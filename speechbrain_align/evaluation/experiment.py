@@ -567,32 +567,20 @@ def diagnostics(paths, out, text_vectors_path=None):
 def export_inference_space(out, spaces, texts, row="supervised"):
     """Write the aligned space of config A for :class:`AlignedSpace` (inference).
 
-    Uses the Speech2Vec encoder of the word-segment run and the mappings of
-    config A trained with ``row`` ("supervised" = A*, or "adversarial",
-    "vecmap") to the same-language and Spanish text spaces.
+    Uses the Speech2Vec recipe's own run (its hyperparams.yaml and best
+    checkpoint) and the mappings of config A trained with ``row``
+    ("supervised" = A*, or "adversarial", "vecmap") to the same-language and
+    Spanish text spaces.
     """
-    import torch
-    from hyperpyyaml import load_hyperpyyaml
-
     from speechbrain_align.alignment.pipeline import load_mapping
-    from speechbrain_align.inference.pretrained import export_aligned_space
+    from speechbrain_align.inference.export import export_speech2vec_space
 
-    s2v = os.path.join(out, "speech2vec_words")
-    with open(os.path.join(s2v, "hyperparams.yaml"), encoding="utf-8") as handle:
-        hp = load_hyperpyyaml(handle)
-    hp["checkpointer"].recover_if_possible(min_key="loss")
-    model = hp["speech2vec"]
-    model_args = {
-        "input_size": hp["n_feats"], "emb_dim": hp["emb_dim"], "enc_hidden": hp["enc_hidden"],
-        "dec_hidden": hp["dec_hidden"], "rnn_type": hp["rnn_type"], "objective": hp["objective"],
-    }
     folder = os.path.join(out, "aligned_space")
-    with torch.no_grad():
-        export_aligned_space(
-            folder, model, model_args, os.path.join(s2v, "save", "feature_extractor.json"),
-            spaces["A"].types, load_mapping(os.path.join(out, "alignment", f"A_same_{row}", "mapping.npy")),
-            texts["same"], foreign_vectors=texts["es"],
-            foreign_mapping=load_mapping(os.path.join(out, "alignment", f"A_es_{row}", "mapping.npy")),
-            language="en", foreign_language="es",
-        )
+    mapping = os.path.join(out, "alignment", "A_{}_" + row, "mapping.npy")
+    export_speech2vec_space(
+        folder, os.path.join(out, "speech2vec_words"), spaces["A"].types,
+        load_mapping(mapping.format("same")), texts["same"],
+        foreign_vectors=texts["es"], foreign_mapping=load_mapping(mapping.format("es")),
+        language="en", foreign_language="es",
+    )
     return folder

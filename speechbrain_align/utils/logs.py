@@ -10,8 +10,9 @@ library directly can call it too.
 import logging
 
 # faiss logs its CPU-feature probing (failed AVX512/AVX2 imports) at INFO,
-# which reads like an error in a recipe's log.
-QUIET_LOGGERS = {"faiss.loader": logging.WARNING}
+# which reads like an error in a recipe's log; gensim logs every training
+# epoch's progress at INFO.
+QUIET_LOGGERS = {"faiss.loader": logging.WARNING, "gensim": logging.WARNING}
 
 
 def quiet_library_loggers():

@@ -79,9 +79,6 @@ def main(argv):
     overrides = "\n".join(overrides)
     hp = load_recipe_hparams(hparams_file, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    # faiss logs its CPU-feature probing (failed AVX512/AVX2 imports) at INFO
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    logging.getLogger("gensim").setLevel(logging.WARNING)  # per-epoch progress lines
     os.chdir(REPO)
     torch.set_num_threads(1)  # the models here are tiny: threads only add overhead
     out = hp["output_folder"]

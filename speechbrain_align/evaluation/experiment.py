@@ -172,7 +172,8 @@ def utterance_subset(manifest, n_tokens, seed, path, speakers=None):
     """A manifest of whole utterances drawn at random until ``n_tokens`` segments.
 
     ``speakers`` (a set of speaker ids) restricts the draw. Used where the
-    CPU budget cannot train on every utterance (the README documents it).
+    CPU budget cannot train on every utterance (the README documents it);
+    ``n_tokens=None`` keeps every utterance.
     """
     rows = read_segment_manifest(manifest)
     sizes = {}
@@ -183,7 +184,7 @@ def utterance_subset(manifest, n_tokens, seed, path, speakers=None):
     np.random.RandomState(seed).shuffle(order)
     chosen, total = set(), 0
     for utt in order:
-        if total >= n_tokens:
+        if n_tokens is not None and total >= n_tokens:
             break
         chosen.add(utt)
         total += sizes[utt]

@@ -1,0 +1,37 @@
+"""The experiment's configurations (default, small, full) stay in step.
+
+run_experiment.py reads the same keys from each; a key renamed in one file
+and not in the others would only fail after the corpus and several stages
+had run.
+"""
+
+import os
+
+import pytest
+from hyperpyyaml import load_hyperpyyaml
+
+HPARAMS = os.path.join(os.path.dirname(__file__), "..", "recipes", "Bible", "experiment", "hparams")
+NAMES = ("default.yaml", "small.yaml", "full.yaml")
+
+
+def _load(name):
+    with open(os.path.join(HPARAMS, name), encoding="utf-8") as handle:
+        return load_hyperpyyaml(handle)
+
+
+@pytest.mark.parametrize("name", NAMES[1:])
+def test_same_keys_as_default(name):
+    default, other = _load("default.yaml"), _load(name)
+    assert sorted(other) == sorted(default)
+    assert sorted(other["alignment"]) == sorted(default["alignment"])
+    assert sorted(other["skipgram"]) == sorted(default["skipgram"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unsupervised_rows_and_recipes_exist(name):
+    hp = _load(name)
+    assert set(hp["unsupervised_rows"]) <= {"A", "B", "F", "units", "T"}
+    assert all(int(n) >= 1 for n in hp["unsupervised_rows"].values())
+    root = os.path.join(HPARAMS, "..", "..", "..", "..")
+    for key in ("speech2vec_hparams", "awe_hparams", "units_hparams", "classifier_hparams"):
+        assert os.path.isfile(os.path.join(root, hp[key])), (name, key)

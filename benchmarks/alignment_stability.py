@@ -112,6 +112,31 @@ def identity_pairs(src, tgt):
                     dtype=np.int64).reshape(-1, 2)
 
 
+def restart_policy(runs, restarts):
+    """Score "keep the best criterion of ``restarts`` successive seeds" on single runs.
+
+    ``runs`` are one method's single runs (dicts with seed, criterion,
+    csls_p@1, success); every window of ``restarts`` consecutive seeds is one
+    policy run, which succeeds when the run with the highest criterion does.
+
+    Example
+    -------
+    >>> runs = [{"seed": s, "criterion": c, "csls_p@1": p, "success": p > 0.5}
+    ...         for s, c, p in [(0, 0.6, 0.7), (1, 0.5, 0.0), (2, 0.62, 0.72)]]
+    >>> restart_policy(runs, 2)["successes"]
+    2
+    """
+    by_seed = {r["seed"]: r for r in runs}
+    kept = []
+    for first in sorted(by_seed):
+        window = [by_seed.get(first + i) for i in range(restarts)]
+        if all(window):
+            kept.append(max(window, key=lambda r: r["criterion"]))
+    return {"windows": len(kept), "successes": int(sum(r["success"] for r in kept)),
+            "csls_p@1_min": float(min((r["csls_p@1"] for r in kept), default=float("nan"))),
+            "kept_seeds": [r["seed"] for r in kept]}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="web-halves",
@@ -127,6 +152,9 @@ def main(argv=None):
     parser.add_argument("--adversarial", default="{}", help="JSON overrides")
     parser.add_argument("--vecmap", default="{}", help="JSON overrides")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--restarts", type=int, default=2,
+                        help="also score the policy 'runs from seeds s..s+R-1, keep the "
+                             "highest unsupervised criterion' (align's restarts option)")
     parser.add_argument("--experiment", default="results/bible",
                         help="--corpus oracle: output folder of a finished experiment")
     parser.add_argument("--condition", default="same", choices=["same", "cross"],
@@ -194,8 +222,11 @@ def main(argv=None):
             "csls_p@1_min": float(cs.min()), "csls_p@1_max": float(cs.max()),
             "seconds_mean": float(secs.mean()),
         }
+    policy = {m: restart_policy([r for r in runs if r["method"] == m], args.restarts)
+              for m in args.methods.split(",")}
     report = {"corpus": args.corpus, "vocab": [len(src), len(tgt)], "dim": src.dim,
               "test_pairs": int(len(test)), "supervised": sup, "summary": summary,
+              "restart_policy": policy,
               "settings": settings, "runs": runs, "command": " ".join(sys.argv)}
     write_json(os.path.join(args.out, "stability.json"), report)
     lines = [f"# Alignment stability: {args.corpus}, {len(src)}x{len(tgt)} words, dim {src.dim}",
@@ -209,6 +240,13 @@ def main(argv=None):
             f"{s['csls_p@1_mean']:.3f} [{s['csls_p@1_min']:.3f}, {s['csls_p@1_max']:.3f}] | "
             f"{s['nn_p@1_mean']:.3f} [{s['nn_p@1_min']:.3f}, {s['nn_p@1_max']:.3f}] | "
             f"{s['seconds_mean']:.0f} |")
+    lines += ["", f"Label-free restart policy ({args.restarts} runs from successive seeds, "
+              "highest criterion kept; one window per first seed):", "",
+              "| method | windows | success | CSLS P@1 of the kept runs (min) |", "|---|---|---|---|"]
+    for method, p in policy.items():
+        if p["windows"]:
+            lines.append(f"| {method}+refinement | {p['windows']} | {p['successes']}/{p['windows']} "
+                         f"| {p['csls_p@1_min']:.3f} |")
     lines += ["", "| method | seed | CSLS P@1 | NN P@1 | criterion | success | s |",
               "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['method']} | {r['seed']} | {r['csls_p@1']:.3f} | {r['nn_p@1']:.3f} | "

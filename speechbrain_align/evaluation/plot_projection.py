@@ -3,10 +3,15 @@
 import numpy as np
 
 from speechbrain_align.evaluation.plot_common import PlotInputError, _figure, _save
+from speechbrain_align.speech.clustering import reduce_features
 
 
 def pca_2d(*matrices):
     """Project the rows of all ``matrices`` (same dim) onto their joint top-2 PCs.
+
+    The PCA is :func:`speechbrain_align.speech.clustering.reduce_features`
+    (the sign of each axis is arbitrary); a missing second axis (1-D input)
+    is zero.
 
     Example
     -------
@@ -15,9 +20,7 @@ def pca_2d(*matrices):
     ((3, 2), (2, 2))
     """
     stacked = np.concatenate([np.asarray(m, dtype=np.float64) for m in matrices])
-    centred = stacked - stacked.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    proj = centred @ vt[:2].T
+    proj = reduce_features(stacked, pca_dim=2).astype(np.float64)
     if proj.shape[1] < 2:
         proj = np.hstack([proj, np.zeros((len(proj), 2 - proj.shape[1]))])
     out, start = [], 0

@@ -84,7 +84,8 @@ def kmeans_plusplus(features, n_units, seed=0, max_points=None, n_trials=None):
 
 
 def kmeans_units(
-    features, n_units, niter=20, nredo=1, seed=0, init="kmeans++", max_points_per_centroid=256
+    features, n_units, niter=20, nredo=1, seed=0, init="kmeans++", max_points_per_centroid=256,
+    min_points_per_centroid=None,
 ):
     """Cluster segment vectors into ``n_units`` units with faiss k-means.
 
@@ -103,6 +104,8 @@ def kmeans_units(
         separated.
     max_points_per_centroid : int
         faiss subsamples the training set to this many points per centroid.
+    min_points_per_centroid : int, optional
+        faiss warns when there are fewer points per centroid (default: faiss's 39).
 
     Returns ``(labels, centroids)``: the unit index of every row and the
     ``(n_units, d)`` centroids. Deterministic for a given ``seed``.
@@ -122,6 +125,9 @@ def kmeans_units(
         raise ValueError(f"n_units={n_units} must be between 1 and the {len(x)} segments")
     if init not in ("kmeans++", "random"):
         raise ValueError(f"init={init!r}: use 'kmeans++' or 'random'")
+    extra = {}
+    if min_points_per_centroid is not None:
+        extra["min_points_per_centroid"] = int(min_points_per_centroid)
     best = None
     for redo in range(int(nredo) if init == "kmeans++" else 1):
         km = faiss.Kmeans(
@@ -132,6 +138,7 @@ def kmeans_units(
             seed=int(seed) + redo,
             verbose=False,
             max_points_per_centroid=int(max_points_per_centroid),
+            **extra,
         )
         if init == "kmeans++":
             km.train(x, init_centroids=kmeans_plusplus(x, int(n_units), seed=int(seed) + redo))

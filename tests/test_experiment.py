@@ -45,8 +45,7 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
     for row in ("A*", "A (adversarial)", "A (vecmap)", "B (adversarial)", "F (adversarial)",
                 "units (adversarial)", "T*"):
         assert row in rows, rows
-    cell = results["classification"]["A*"]["same"]
-    assert cell["n_scored"] > 0 and 0.0 <= cell["csls_P@1"] <= 100.0
+    _check_scores(results, tmp_path / "data" / "speech" / "test.csv", out / "text_vectors")
     assert set(results["translation"]["A*"]) == {"es"}
     assert any(k.startswith("word classifier") for k in results["classifier"])
     table = (out / "results.md").read_text()
@@ -55,3 +54,31 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         assert (out / "figures" / png).stat().st_size > 1000
     assert (out / "aligned_space" / "hyperparams.yaml").exists()
     assert "overlap@10" in (out / "diagnostics.md").read_text()
+
+
+def _check_scores(results, test_csv, text_folder):
+    """Scores that a wrong evaluation would get wrong, not just "in [0, 100]"."""
+    with open(test_csv, encoding="utf-8") as handle:
+        n_test = sum(1 for line in handle if line.strip()) - 1  # header
+    for row, by_cond in results["classification"].items():
+        for cond, cell in by_cond.items():
+            # Every spoken test token is an item of every row; each is scored or skipped once.
+            assert cell["n_items"] == n_test, (row, cond, cell)
+            assert cell["n_scored"] + cell["n_skipped"] == cell["n_items"], (row, cond, cell)
+            assert cell["n_skipped"] == cell["skipped_no_query"] + cell["skipped_no_gold"], cell
+            for method in ("nn", "csls"):
+                p1, p5 = cell[f"{method}_P@1"], cell[f"{method}_P@5"]
+                assert p1 <= p5, (row, cond, cell)  # a hit in the top 1 is a hit in the top 5
+                # P@k is a count of hits over n_scored, in percent.
+                hits = p1 * cell["n_scored"] / 100.0
+                assert abs(hits - round(hits)) < 1e-6, (row, cond, cell)
+    # The supervised rows (mapping learnt from the gold dictionary) are far above what a
+    # random mapping gets: 5 / |text vocabulary| for P@5 (about 0.06 % here).
+    with open(text_folder / "same.vec", encoding="utf-8") as handle:
+        n_text = int(handle.readline().split()[0])
+    chance = 100.0 * 5 / n_text
+    best = max(results["classification"][row]["same"]["csls_P@5"] for row in ("B*", "T*"))
+    assert best > 20 * chance, (best, chance)
+    for row in ("B*", "T*"):
+        unsupervised = results["classification"][row.rstrip("*") + " (adversarial)"]["same"]
+        assert results["classification"][row]["same"]["csls_P@5"] >= unsupervised["csls_P@5"], row

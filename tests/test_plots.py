@@ -1,4 +1,5 @@
-"""Figures are written as real, non-trivial PNGs; bad inputs fail with clear messages."""
+"""Figures draw the data they are given (checked on the matplotlib objects), are written
+as real PNGs, and bad inputs fail with clear messages."""
 
 import json
 import os
@@ -10,6 +11,9 @@ import pytest
 from speechbrain_align.dataio.vectors import Embeddings
 from speechbrain_align.evaluation.plots import (
     PlotInputError,
+    draw_alignment_projection,
+    draw_precision_bars,
+    draw_training_curves,
     load_curves,
     plot_alignment_projection,
     plot_precision_bars,
@@ -69,6 +73,21 @@ def test_training_curves_from_logs_and_json(tmp_path):
     out2 = plot_training_curves(str(adv), tmp_path / "one.png", metrics=["disc_acc"])
     _check_png(out2, min_width=300)
 
+    # What is drawn: one panel per metric, one line per source holding that source's values.
+    fig = draw_training_curves({"speech2vec": str(log), "adversarial": str(adv), "s2v-json": str(s2v)})
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    assert list(panels) == ["train loss", "valid loss", "valid error", "disc_acc", "criterion"]
+    assert all(ax.get_xlabel() == "epoch" for ax in panels.values())
+    lines = {line.get_label(): line for line in panels["valid loss"].lines}
+    assert set(lines) == {"speech2vec", "s2v-json"}
+    assert lines["speech2vec"].get_xdata().tolist() == [1, 2, 3]
+    assert lines["speech2vec"].get_ydata().tolist() == [2.3, 1.9, 1.7]
+    assert lines["s2v-json"].get_ydata().tolist() == [3.1, 2.7, 2.5]  # the None is left out
+    acc = panels["disc_acc"].lines
+    assert [line.get_label() for line in acc] == ["adversarial"]
+    assert np.allclose(acc[0].get_ydata(), [0.8, 0.7, 0.6, 0.5, 0.4])
+    assert len(fig.axes) == 6 and not fig.axes[5].get_visible()  # 2 x 3 grid, last unused
+
 
 def test_training_curves_bad_inputs(tmp_path):
     with pytest.raises(PlotInputError, match="not found"):
@@ -110,6 +129,40 @@ def test_alignment_projection(tmp_path):
     _check_png(out2)
 
 
+def _projection_panels(fig):
+    panels = []
+    for ax in fig.axes:
+        speech_pts, text_pts = (c.get_offsets() for c in ax.collections[:2])
+        joins = [np.asarray(line.get_xydata()) for line in ax.lines]
+        panels.append((ax.get_title(), speech_pts, text_pts, joins))
+    return panels
+
+
+def test_alignment_projection_draws_the_spaces():
+    speech, text, mapped = _spaces()
+    fig = draw_alignment_projection(speech, text, mapped, n_labels=8)
+    (t0, s0, x0, j0), (t1, s1, x1, j1) = _projection_panels(fig)
+    assert t0.startswith("before alignment (joint PCA") and t1.startswith("after alignment")
+    assert len(s0) == len(s1) == len(x0) == len(x1) == 300
+    assert len(j0) == len(j1) == 8
+    # The labels are the first 8 shared words; each is drawn at its speech and text point.
+    labels = [t.get_text() for t in fig.axes[1].texts]
+    assert labels == [w for w in speech.words[:8] for _ in (0, 1)]
+    # Mapped speech ~ text here (the map undoes the rotation), so after alignment the
+    # joining lines are short and the clouds coincide; before, they are far apart.
+    length = [np.median([np.linalg.norm(j[1] - j[0]) for j in joins]) for joins in (j0, j1)]
+    spread = np.linalg.norm(x1 - x1.mean(axis=0), axis=1).mean()
+    assert length[1] < 0.1 * spread < length[0]
+    # Same order in both spaces: the text panel is text in reverse, so the text point of
+    # w0 is the last text row (the first 300 rows of text are kept: all of them).
+    w0_text = j1[0][1]
+    assert np.allclose(w0_text, x1[-1])
+    # Another map gives another picture: the check above fails for an unaligned map.
+    fig = draw_alignment_projection(speech, text, speech, n_labels=8)
+    _, _, x_bad, j_bad = _projection_panels(fig)[1]
+    assert np.median([np.linalg.norm(j[1] - j[0]) for j in j_bad]) > 0.1 * spread
+
+
 def test_alignment_projection_bad_inputs(tmp_path):
     speech, text, mapped = _spaces(n=20)
     with pytest.raises(PlotInputError, match="same words"):
@@ -137,6 +190,30 @@ def test_precision_bars(tmp_path):
     _check_png(out, min_width=600)
     out2 = plot_precision_bars({"a": {"x": {"P@10": 55.0}}}, tmp_path / "b2.png", metrics=["P@10"])
     _check_png(out2, min_width=400)
+
+    # What is drawn: one panel per metric, one bar group per condition, one bar per
+    # configuration, heights in percent, a gap (NaN) where a metric is missing.
+    fig = draw_precision_bars(results, title="P@k")
+    assert [ax.get_title() for ax in fig.axes] == ["P@1", "P@5"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["P@1 (%)", "P@5 (%)"]
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == list(results)
+    heights = {
+        (ax.get_title(), bars.get_label()): [b.get_height() for b in bars]
+        for ax in fig.axes for bars in ax.containers
+    }
+    assert np.allclose(heights[("P@1", "NN")], [21, 33, 61])
+    assert np.allclose(heights[("P@1", "CSLS")], [27, 38, 66])
+    assert np.allclose(heights[("P@5", "CSLS")], [52, np.nan, 85], equal_nan=True)
+    # Within a group the conditions sit side by side, in the order given.
+    by_label = {bars.get_label(): bars for bars in fig.axes[0].containers}
+    nn_x = [b.get_x() for b in by_label["NN"]]
+    csls_x = [b.get_x() for b in by_label["CSLS"]]
+    assert all(a < b for a, b in zip(nn_x, csls_x))
+    # Percentages given as such are kept, and the axis says so.
+    fig = draw_precision_bars({"a": {"x": {"P@10": 55.0}}}, metrics=["P@10"])
+    assert fig.axes[0].containers[0][0].get_height() == 55.0
+    assert fig.axes[0].get_ylabel() == "P@10"
 
 
 def test_precision_bars_bad_inputs(tmp_path):

@@ -18,6 +18,7 @@ import soundfile
 from speechbrain_align.dataio.manifest import Segment, read_segment_manifest, write_segment_manifest
 from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
 from speechbrain_align.retrieval.search import knn, normalize_rows
+from speechbrain_align.speech import unit_features
 from speechbrain_align.speech import units as U
 
 N_WORDS, N_TOPICS = 12, 3
@@ -155,7 +156,7 @@ def test_logmel_features_cached_and_clustered(tmp_path, monkeypatch):
     feats = U.segment_logmel_features(rows, cache_path=cache, workers=1, progress=False)
     assert feats.shape == (len(rows), 1024) and os.path.exists(cache)
     # second call reads the cache (the worker is never called)
-    monkeypatch.setattr(U, "_logmel_chunk", lambda *a: pytest.fail("recomputed"))
+    monkeypatch.setattr(unit_features, "_logmel_chunk", lambda *a: pytest.fail("recomputed"))
     again = U.segment_logmel_features(rows, cache_path=cache, workers=1, progress=False)
     assert np.array_equal(feats, again)
     monkeypatch.undo()

@@ -47,10 +47,15 @@ Command line::
         --out diag.json [--random-baseline] [--text-row]
 
 writes ``diag.json`` and a Markdown table ``diag.md``.
+
+Labels are in :mod:`.labelled_vectors`, neighbour sets and overlap in
+:mod:`.neighbours`, word-similarity benchmarks in :mod:`.word_similarity` and
+the JSON/Markdown output in :mod:`.diagnostics_report`; this module keeps the
+text reference, :func:`diagnose`, :func:`run_diagnostics` and the command
+line, and re-exports their public names.
 """
 
 import argparse
-import collections
 import logging
 import os
 import sys
@@ -58,341 +63,45 @@ import sys
 import numpy as np
 
 from speechbrain_align.dataio.manifest import ManifestError, group_by_utterance
-from speechbrain_align.dataio.vectors import Embeddings
-from speechbrain_align.retrieval.search import knn, normalize_rows
-from speechbrain_align.utils.files import atomic_write, write_json
+
+# The pieces live in their own modules; their public names stay importable from here.
+from speechbrain_align.speech.diagnostics_report import markdown_table, write_report
+from speechbrain_align.speech.labelled_vectors import LabelledVectors, word_counts, word_phones
+from speechbrain_align.speech.neighbours import (
+    edit_distance_matrix,
+    edit_neighbours,
+    overlap_at_k,
+    vector_neighbours,
+)
+from speechbrain_align.speech.word_similarity import (
+    SIMILARITY_SETS,
+    default_similarity_files,
+    read_similarity_pairs,
+    similarity_spearman,
+)
 
 logger = logging.getLogger(__name__)
 
-SIMILARITY_SETS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
-
-
-# ---------------------------------------------------------------------------
-# Labels
-# ---------------------------------------------------------------------------
-
-
-class LabelledVectors:
-    """Vectors with a word label each and one representative row per label.
-
-    Arguments
-    ---------
-    vectors : array (m, d)
-    labels : list of str or None, length m
-        ``None`` marks a vector with no label (ignored everywhere).
-    rep : dict label -> row index
-        The row that stands for each label in Spearman and as a query.
-    names : list of str, optional
-        The vector file's words (unit names), for reference.
-
-    Example
-    -------
-    >>> lv = LabelledVectors.from_words(Embeddings(["a", "b"], [[1, 0], [0, 1]]))
-    >>> lv.labels, lv.rep
-    (['a', 'b'], {'a': 0, 'b': 1})
-    """
-
-    def __init__(self, vectors, labels, rep, names=None):
-        self.vectors = np.asarray(vectors, dtype=np.float32)
-        self.labels = list(labels)
-        self.rep = dict(rep)
-        self.names = list(names) if names is not None else list(self.labels)
-
-    @classmethod
-    def from_words(cls, emb):
-        """Word-type vectors: each vector is labelled by its own word."""
-        return cls(emb.vectors, emb.words, {w: i for i, w in enumerate(emb.words)}, emb.words)
-
-    @classmethod
-    def from_units(cls, emb, rows, assignment):
-        """Unit vectors labelled by their majority word (see module doc)."""
-        from speechbrain_align.speech.units import unit_majority
-
-        table = unit_majority(rows, assignment)
-        labels, best = [], {}
-        for i, unit in enumerate(emb.words):
-            info = table.get(unit)
-            if info is None:
-                labels.append(None)
-                continue
-            word = info["word"]
-            labels.append(word)
-            if word not in best or info["majority"] > best[word][0]:
-                best[word] = (info["majority"], i)
-        rep = {w: i for w, (_, i) in best.items()}
-        return cls(emb.vectors, labels, rep, emb.words)
-
-    def with_vectors(self, vectors):
-        """Same labels and representatives, other vectors (the random baseline)."""
-        return LabelledVectors(vectors, self.labels, self.rep, self.names)
-
-
-def word_counts(rows):
-    """Number of segments of each non-empty word label in manifest rows."""
-    return collections.Counter(r["word"] for r in rows if r.get("word"))
-
-
-def word_phones(rows):
-    """Most frequent ``phones`` transcription (a tuple of symbols) of each word.
-
-    Returns an empty dict when the manifest has no ``phones`` column or it is
-    empty everywhere.
-
-    Example
-    -------
-    >>> rows = [{"word": "a", "phones": "ah"}, {"word": "a", "phones": "ey"},
-    ...         {"word": "a", "phones": "ey"}, {"word": "b", "phones": ""}]
-    >>> word_phones(rows)
-    {'a': ('ey',)}
-    """
-    per_word = collections.defaultdict(collections.Counter)
-    for row in rows:
-        phones = (row.get("phones") or "").split()
-        if row.get("word") and phones:
-            per_word[row["word"]][tuple(phones)] += 1
-    return {w: c.most_common(1)[0][0] for w, c in per_word.items()}
-
-
-# ---------------------------------------------------------------------------
-# Neighbours
-# ---------------------------------------------------------------------------
-
-
-def vector_neighbours(lv, vocab, k=10):
-    """``k`` nearest distinct labels (within ``vocab``) of each label of ``vocab``.
-
-    Queries are the labels' representative vectors; candidates are all
-    vectors whose label is in ``vocab`` (cosine, exact faiss search); hits are
-    mapped to labels, the query's own label and repeats dropped.
-
-    Example
-    -------
-    >>> lv = LabelledVectors([[1, 0], [1, .1], [0, 1], [.1, 1]], ["a", "a", "b", "c"],
-    ...                      {"a": 0, "b": 2, "c": 3})
-    >>> vector_neighbours(lv, ["a", "b", "c"], k=1)
-    {'a': ['c'], 'b': ['c'], 'c': ['b']}
-    """
-    vocab = [w for w in vocab if w in lv.rep]
-    vocab_set = set(vocab)
-    cand = np.asarray([i for i, lab in enumerate(lv.labels) if lab in vocab_set], dtype=np.int64)
-    if not len(cand):
-        return {}
-    keys = normalize_rows(lv.vectors[cand])
-    cand_labels = [lv.labels[i] for i in cand]
-    queries = normalize_rows(lv.vectors[[lv.rep[w] for w in vocab]])
-    result = {}
-    pending = np.arange(len(vocab))
-    width = min(len(cand), 4 * k + 1)
-    while len(pending):
-        _, idx = knn(queries[pending], keys, width)
-        still = []
-        for qi, hits in zip(pending, idx):
-            word = vocab[qi]
-            found = []
-            for h in hits:
-                if h < 0:
-                    continue
-                lab = cand_labels[h]
-                if lab != word and lab not in found:
-                    found.append(lab)
-                    if len(found) == k:
-                        break
-            if len(found) < k and width < len(cand):
-                still.append(qi)
-            else:
-                result[word] = found
-        pending = np.asarray(still, dtype=np.int64)
-        width = min(len(cand), width * 4)
-    return {w: result[w] for w in vocab}
-
-
-def _encode_sequences(seqs_a, seqs_b):
-    symbols = {}
-    out = []
-    for seqs in (seqs_a, seqs_b):
-        lengths = np.asarray([len(s) for s in seqs], dtype=np.int64)
-        arr = np.full((len(seqs), max(1, int(lengths.max(initial=0)))), -1, dtype=np.int32)
-        for i, seq in enumerate(seqs):
-            arr[i, : len(seq)] = [symbols.setdefault(c, len(symbols)) for c in seq]
-        out.append((arr, lengths))
-    return out
-
-
-def edit_distance_matrix(seqs_a, seqs_b=None, block_elems=4_000_000):
-    """Levenshtein distances between all sequences of ``seqs_a`` and ``seqs_b``.
-
-    Sequences are strings (characters) or tuples of symbols (phones). The
-    dynamic programme runs in numpy over a block of queries against all
-    targets at once (only the inner column recurrence is a Python loop of
-    the target length), so a few thousand words take seconds.
-
-    Returns an int32 array ``(len(seqs_a), len(seqs_b))``.
-
-    Example
-    -------
-    >>> edit_distance_matrix(["kitten", "", "abc"], ["sitting", "abc"]).tolist()
-    [[3, 6], [7, 3], [7, 0]]
-    """
-    if seqs_b is None:
-        seqs_b = seqs_a
-    (A, la), (B, lb) = _encode_sequences(list(seqs_a), list(seqs_b))
-    na, nb = len(la), len(lb)
-    out = np.empty((na, nb), dtype=np.int32)
-    if na == 0 or nb == 0:
-        return out
-    Lb = B.shape[1]
-    bt = B.T  # (Lb, nb)
-    block = max(1, block_elems // (nb * (Lb + 1)))
-    t_index = np.arange(nb)[None, :]
-    for first in range(0, na, block):
-        qa, lq = A[first : first + block], la[first : first + block]
-        bs = len(lq)
-        res = np.empty((bs, nb), dtype=np.int32)
-        zero = lq == 0
-        res[zero] = lb[None, :]
-        prev = np.broadcast_to(
-            np.arange(Lb + 1, dtype=np.int16)[:, None, None], (Lb + 1, bs, nb)
-        ).copy()
-        cur = np.empty_like(prev)
-        for i in range(1, int(lq.max()) + 1):
-            cost = (qa[:, i - 1][None, :, None] != bt[:, None, :]).astype(np.int16)
-            diag = np.minimum(prev[1:] + 1, prev[:-1] + cost)  # deletion / substitution
-            cur[0] = i
-            for j in range(1, Lb + 1):
-                np.minimum(diag[j - 1], cur[j - 1] + 1, out=cur[j])  # insertion
-            done = np.nonzero(lq == i)[0]
-            if len(done):
-                res[done] = cur[lb[None, :], done[:, None], t_index]
-            prev, cur = cur, prev
-        out[first : first + bs] = res
-    return out
-
-
-def edit_neighbours(seqs, words, k=10, tiebreak=None):
-    """``k`` nearest other words of ``words`` by edit distance of ``seqs``.
-
-    Arguments
-    ---------
-    seqs : list of str or tuple
-        Spelling or phone sequence of each word.
-    words : list of str
-    tiebreak : array of float, optional
-        Among equal distances, smaller values come first (default: order of
-        ``words``). :func:`diagnose` passes minus the manifest frequency.
-
-    Example
-    -------
-    >>> edit_neighbours(["cat", "bat", "dog", "cot"], ["cat", "bat", "dog", "cot"], k=2)["cat"]
-    ['bat', 'cot']
-    """
-    n = len(words)
-    if n == 0:
-        return {}
-    k = min(k, n - 1)
-    dist = edit_distance_matrix(seqs)
-    if tiebreak is None:
-        rank = np.arange(n)
-    else:
-        rank = np.empty(n, dtype=np.int64)
-        rank[np.lexsort((np.asarray(words), np.asarray(tiebreak)))] = np.arange(n)
-    key = dist.astype(np.int64) * n + rank[None, :]
-    np.fill_diagonal(key, np.iinfo(np.int64).max)
-    if k <= 0:
-        return {w: [] for w in words}
-    top = np.argpartition(key, k - 1, axis=1)[:, :k]
-    order = np.take_along_axis(key, top, axis=1).argsort(axis=1)
-    top = np.take_along_axis(top, order, axis=1)
-    return {w: [words[j] for j in top[i]] for i, w in enumerate(words)}
-
-
-def overlap_at_k(neigh_a, neigh_b, k=10):
-    """Mean ``|A(w) & B(w)| / k`` over words present in both neighbour dicts.
-
-    Returns ``(overlap, n_words)``; ``overlap`` is None when no word is shared.
-
-    Example
-    -------
-    >>> overlap_at_k({"a": ["b", "c"], "x": ["y", "z"]}, {"a": ["c", "d"]}, k=2)
-    (0.5, 1)
-    """
-    common = [w for w in neigh_a if w in neigh_b]
-    if not common:
-        return None, 0
-    hits = [len(set(neigh_a[w][:k]) & set(neigh_b[w][:k])) / k for w in common]
-    return float(np.mean(hits)), len(common)
-
-
-# ---------------------------------------------------------------------------
-# Word similarity
-# ---------------------------------------------------------------------------
-
-
-def default_similarity_files():
-    """Paths of WordSim-353 and SimLex-999 as shipped in the gensim wheel (present ones)."""
-    try:
-        import gensim
-    except ImportError:
-        return {}
-    folder = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
-    paths = {name: os.path.join(folder, f) for name, f in SIMILARITY_SETS.items()}
-    return {name: p for name, p in paths.items() if os.path.exists(p)}
-
-
-def read_similarity_pairs(path):
-    """Read ``word1<TAB>word2<TAB>score`` lines (``#`` comments), lower-cased.
-
-    Errors name the file and line.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "s.tsv")
-    >>> _ = open(p, "w").write("# c\\nTiger\\tcat\\t7.35\\n")
-    >>> read_similarity_pairs(p)
-    [('tiger', 'cat', 7.35)]
-    """
-    pairs = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split("\t")
-            if len(parts) < 3:
-                raise ValueError(f"{path}:{line_no}: expected 'word1<TAB>word2<TAB>score'")
-            try:
-                score = float(parts[2])
-            except ValueError as err:
-                raise ValueError(f"{path}:{line_no}: bad score {parts[2]!r}") from err
-            pairs.append((parts[0].lower(), parts[1].lower(), score))
-    return pairs
-
-
-def similarity_spearman(lv, pairs, min_pairs=3):
-    """Spearman's rho between human scores and cosines of representative vectors.
-
-    Only pairs whose two words have a label are used. Returns
-    ``(rho, n_pairs_covered, n_pairs)``; rho is None with fewer than
-    ``min_pairs`` pairs covered (a rho on 3 pairs means little).
-
-    Example
-    -------
-    >>> lv = LabelledVectors.from_words(Embeddings(["a", "b", "c"], [[1, 0], [1, .5], [0, 1]]))
-    >>> similarity_spearman(lv, [("a", "b", 9), ("a", "c", 1), ("b", "c", 8), ("a", "z", 3)])
-    (1.0, 3, 4)
-    """
-    from scipy.stats import spearmanr
-
-    unit = normalize_rows(lv.vectors)
-    human, model = [], []
-    for w1, w2, score in pairs:
-        if w1 in lv.rep and w2 in lv.rep:
-            human.append(score)
-            model.append(float(unit[lv.rep[w1]] @ unit[lv.rep[w2]]))
-    if len(human) < max(3, min_pairs):
-        return None, len(human), len(pairs)
-    rho = spearmanr(human, model).statistic
-    return (None if not np.isfinite(rho) else float(rho)), len(human), len(pairs)
+__all__ = [
+    "LabelledVectors",
+    "SIMILARITY_SETS",
+    "default_similarity_files",
+    "diagnose",
+    "edit_distance_matrix",
+    "edit_neighbours",
+    "evaluate_labelled",
+    "markdown_table",
+    "overlap_at_k",
+    "read_similarity_pairs",
+    "run_diagnostics",
+    "similarity_spearman",
+    "train_text_vectors",
+    "transcript_sentences",
+    "vector_neighbours",
+    "word_counts",
+    "word_phones",
+    "write_report",
+]
 
 
 # ---------------------------------------------------------------------------
@@ -565,7 +274,7 @@ def diagnose(
             notes.append(f"{unlabelled} unit vectors have no labelled segment; ignored")
     results = [evaluate_labelled(lv, refs, similarity_pairs, name, min_pairs)]
     if assignment is not None:
-        from speechbrain_align.speech.units import clustering_purity
+        from speechbrain_align.speech.unit_tables import clustering_purity
 
         results[0].update(clustering_purity(rows, assignment))
     if random_baseline:
@@ -590,58 +299,6 @@ def diagnose(
                     "text_options": text_options},
     }
 
-
-def _fmt(value, n=None):
-    if value is None:
-        text = "-"
-    elif isinstance(value, float):
-        text = f"{value:.3f}"
-    else:
-        text = str(value)
-    return text if n is None else f"{text} ({n})"
-
-
-def markdown_table(report):
-    """The report as a Markdown table (with notes) for READMEs and logs."""
-    k = report["options"]["k"]
-    headers = [
-        "vectors", f"overlap@{k} text", f"overlap@{k} spelling", f"overlap@{k} phones",
-        "WS353 rho", "SimLex rho", "purity", "clusters", "types covered",
-    ]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for row in report["rows"]:
-        cells = [
-            row["name"],
-            _fmt(row.get("overlap_text"), row.get("n_compared_text")),
-            _fmt(row.get("overlap_spelling"), row.get("n_compared_spelling")),
-            _fmt(row.get("overlap_phones"), row.get("n_compared_phones")),
-            _fmt(row.get("wordsim353_rho"), row.get("wordsim353_pairs")),
-            _fmt(row.get("simlex999_rho"), row.get("simlex999_pairs")),
-            _fmt(row.get("purity")),
-            _fmt(row.get("n_clusters")),
-            _fmt(row.get("n_word_types_covered")),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append(
-        f"Overlap@{k}: mean share of the {k} nearest labels shared with the reference "
-        "(number of word types compared in brackets); rho: Spearman (pairs covered)."
-    )
-    chance = report["rows"][0].get("chance_spelling")
-    if chance is not None:
-        lines.append(f"Chance overlap is about {chance:.3f} (k / (types - 1)).")
-    for note in report["notes"]:
-        lines.append(f"- {note}")
-    return "\n".join(lines) + "\n"
-
-
-def write_report(report, json_path):
-    """Write ``report`` to ``json_path`` and the Markdown table next to it (``.md``), atomically."""
-    write_json(json_path, report)
-    md_path = os.path.splitext(os.fspath(json_path))[0] + ".md"
-    with atomic_write(md_path) as handle:
-        handle.write(markdown_table(report))
-    return md_path
 
 
 def run_diagnostics(

@@ -18,6 +18,7 @@ import logging
 import numpy as np
 
 from speechbrain_align.dataio.vectors import Embeddings
+from speechbrain_align.speech.clustering import kmeans_units
 from speechbrain_align.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ def kmeans_types(vectors, num_clusters, niter=25, seed=1234, nredo=1):
     >>> sorted(types.counts.tolist()), len(set(assign[:20])), len(set(assign[20:]))
     ([20, 30], 1, 1)
     """
-    import faiss
-
     x = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
     if len(x) == 0:
         raise ValueError("k-means over zero vectors")
@@ -105,11 +104,9 @@ def kmeans_types(vectors, num_clusters, niter=25, seed=1234, nredo=1):
     if k > len(x):
         logger.warning("k-means: K=%d > %d segments; using K=%d", k, len(x), len(x))
         k = len(x)
-    km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, nredo=nredo, verbose=False,
-                      min_points_per_centroid=1)
-    km.train(x)
-    _, labels = km.index.search(x, 1)
-    assignment = labels[:, 0].astype(np.int64)
+    # faiss's own random initialisation, as the unit k-means with init="random"
+    assignment, _ = kmeans_units(x, k, niter=niter, nredo=nredo, seed=seed, init="random",
+                                 min_points_per_centroid=1)
     counts = np.bincount(assignment, minlength=k)
     sums = np.zeros((k, x.shape[1]), dtype=np.float64)
     np.add.at(sums, assignment, x)

@@ -142,7 +142,24 @@ def _contrastive(hp, x, z, speakers, run_opts, timer):
 
 
 def run_awe(hp, run_opts=None):
-    """Run the recipe; returns the results dict written to ``awe_results.json``."""
+    """Run the recipe; returns the results dict written to ``awe_results.json``.
+
+    Under torchrun (a process group of more than one process) the default
+    route has no gradient training to share: the main process alone computes
+    and writes everything while the others wait, then every process returns
+    the main one's results. The contrastive route (a Brain) is refused there.
+    """
+    from speechbrain.utils.distributed import is_distributed_initialized, run_on_main
+
+    if is_distributed_initialized() and torch.distributed.get_world_size() > 1:
+        if "contrastive" in hp.get("routes", ["lda"]):
+            raise ValueError("routes: the contrastive route is not supported under torchrun; "
+                             "run recipes/Bible/awe/train.py as one process")
+        return run_on_main(_run_awe, args=(hp, run_opts))
+    return _run_awe(hp, run_opts)
+
+
+def _run_awe(hp, run_opts=None):
     if hp.get("cpu_threads"):
         torch.set_num_threads(int(hp["cpu_threads"]))
     total = time.time()

@@ -119,6 +119,12 @@ class Speech2VecBrain(sb.Brain):
         return out
 
 
+def _cache_features(*args, **kwargs):
+    """Compute and cache the features; returns None (run_on_main broadcasts what
+    its function returns: the store would be pickled to every process)."""
+    load_features(*args, **kwargs)
+
+
 def prepare_stores(hparams, manifests, progress=True):
     """Feature stores, normalised as ``hparams["feature_norm"]`` says.
 
@@ -165,7 +171,7 @@ def prepare_stores(hparams, manifests, progress=True):
             rows=rows,
         )
         args = (manifest, hparams["feature_cache"], extractor)
-        run_on_main(load_features, args=args,
+        run_on_main(_cache_features, args=args,
                     kwargs=dict(kwargs, progress=progress, workers=hparams.get("feature_workers", 1)))
         stores.append(load_features(*args, progress=False, **kwargs))
         all_rows.append(rows)
@@ -231,6 +237,38 @@ def export_vectors(brain, store, rows, folder, num_clusters=None, kmeans_seed=12
     return written
 
 
+def ddp_train_sampler(loader_opts, dataset):
+    """Training loader options under torchrun: the one-process order, split.
+
+    Without a sampler, SpeechBrain's Brain gives each DDP process a
+    ``DistributedSampler`` that shuffles with its own seed even when the YAML
+    says ``shuffle: False``, so the examples seen at each step differ from a
+    one-process run. Here the sampler one process would use (SpeechBrain's
+    ``ReproducibleRandomSampler`` with the same seed when shuffling, else the
+    dataset order) is given explicitly with ``shuffle`` off; Brain wraps it in a
+    ``DistributedSamplerWrapper`` that hands process ``r`` of ``W`` positions
+    ``r, r+W, ...`` of that order (re-drawn every epoch). With a per-process
+    batch of ``B/W``, step ``k`` of the ``W`` processes together sees exactly
+    the examples of step ``k`` of one process with batch ``B`` (when ``W``
+    divides the number of examples). Outside torchrun, or with a sampler
+    already given, the options are returned unchanged.
+    """
+    if "RANK" not in os.environ or "LOCAL_RANK" not in os.environ:
+        return loader_opts
+    if loader_opts.get("sampler") is not None or loader_opts.get("batch_sampler") is not None:
+        return loader_opts
+    from speechbrain.dataio.sampler import ReproducibleRandomSampler
+
+    opts = dict(loader_opts)
+    if opts.pop("shuffle", False):
+        seed = int(os.environ.get("SB_GLOBAL_SEED", 563375142))  # Brain's one-process default
+        opts["sampler"] = ReproducibleRandomSampler(dataset, seed=seed)
+    else:
+        opts["sampler"] = torch.utils.data.SequentialSampler(dataset)
+    opts["shuffle"] = False
+    return opts
+
+
 def run_speech2vec(hparams, run_opts):
     """The recipe: features, training (resumable), export. Returns a summary dict.
 
@@ -255,7 +293,7 @@ def run_speech2vec(hparams, run_opts):
             out = os.path.join(
                 hparams["save_folder"], "equal_chunks_" + os.path.basename(csv_path)
             )
-            write_segment_manifest(chunks, out)
+            sb.utils.distributed.run_on_main(write_segment_manifest, args=(chunks, out))
             manifests.append(out)
         train_csv, valid_csv = manifests[0], (manifests[1] if valid_csv else None)
     elif hparams.get("segmentation", "words") != "words":
@@ -270,7 +308,8 @@ def run_speech2vec(hparams, run_opts):
             f"features have {stores[0].dim} dimensions but the model's input_size is "
             f"{model.input_size}; fix n_feats in the YAML"
         )
-    extractor.save(os.path.join(hparams["save_folder"], "feature_extractor.json"))
+    if sb.utils.distributed.if_main_process():
+        extractor.save(os.path.join(hparams["save_folder"], "feature_extractor.json"))
     train_set, train_stats = make_loader_dataset(
         hparams, stores[0], rows[0], train_csv, hparams.get("seed", 0)
     )
@@ -291,6 +330,7 @@ def run_speech2vec(hparams, run_opts):
         brain.checkpointer.track_rng("context_sampler", train_set.context_rng)
     collate = Speech2VecCollate(stores[0])
     loader_opts = dict(hparams.get("dataloader_options", {}), collate_fn=collate)
+    train_opts = ddp_train_sampler(loader_opts, train_set)
     valid_opts = {}
     if valid_set is not None:
         valid_opts = dict(loader_opts, shuffle=False, collate_fn=Speech2VecCollate(stores[1]))
@@ -299,7 +339,7 @@ def run_speech2vec(hparams, run_opts):
         hparams["epoch_counter"],
         train_set,
         valid_set,
-        train_loader_kwargs=loader_opts,
+        train_loader_kwargs=train_opts,
         valid_loader_kwargs=valid_opts,
     )
     train_seconds = time.time() - start

@@ -25,6 +25,7 @@ def main(argv):
     """Parse ``hparams_file [--key=value ...]`` and run the AWE stage."""
     torch.set_num_threads(1)
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)  # torchrun: join the process group
     hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],

@@ -20,6 +20,7 @@ from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 def main(argv):
     """Parse ``hparams_file [--key=value ...]``, train and export."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)  # torchrun: join the process group
     hparams = load_recipe_hparams(hparams_file, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],

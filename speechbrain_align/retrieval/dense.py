@@ -71,7 +71,8 @@ def csls_argmax(queries, keys, csls_k=10, r_queries=None, r_keys=None, keep_prob
     queries, keys : array-like, shapes (n, d) and (m, d)
         Unit-normalised rows, so inner products are cosines.
     csls_k : int
-        Neighbourhood size of the hubness terms; 0 ranks by inner product.
+        Neighbourhood size of the hubness terms; 0 scores by the plain inner
+        product ``q.k`` (unless ``r_queries``/``r_keys`` are given).
     r_queries, r_keys : array-like, optional
         Precomputed hubness terms (see :func:`hubness`).
     keep_prob : float or sequence of float
@@ -107,11 +108,13 @@ def csls_argmax(queries, keys, csls_k=10, r_queries=None, r_keys=None, keep_prob
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
     r_q, r_k = hubness(q, k, csls_k, r_queries, r_keys)
     n, m = len(q), len(k)
+    scale = 1.0 if csls_k <= 0 and r_queries is None and r_keys is None else 2.0
     index = np.zeros((len(probs), n), dtype=np.int64)
     score = np.zeros((len(probs), n), dtype=np.float32)
     max_score = np.zeros(n, dtype=np.float32)
     if n > 0 and m > 0:
-        _blocks(q, k, r_k, probs, generator, max_elements, device, index, score, max_score)
+        _blocks(q, k, scale, r_k, probs, generator, max_elements, device,
+                index, score, max_score)
     score -= r_q
     max_score -= r_q
     if np.ndim(keep_prob) == 0:
@@ -119,7 +122,7 @@ def csls_argmax(queries, keys, csls_k=10, r_queries=None, r_keys=None, keep_prob
     return Top1(index, score, max_score)
 
 
-def _blocks(q, k, r_k, probs, generator, max_elements, device, index, score, max_score):
+def _blocks(q, k, scale, r_k, probs, generator, max_elements, device, index, score, max_score):
     """Fill ``index``, ``score`` (per keep probability) and ``max_score`` (no r_q)."""
     n, m = len(q), len(k)
     rows = max(1, int(max_elements) // m)
@@ -129,7 +132,8 @@ def _blocks(q, k, r_k, probs, generator, max_elements, device, index, score, max
         last = min(n, first + rows)
         # 2 q.k - r_k ranks the keys of a row as CSLS does; r_q is a row constant
         block = torch.from_numpy(q[first:last]).to(device) @ keys_t.T
-        block.mul_(2).sub_(r_k_t[None, :])
+        if scale != 1.0:
+            block.mul_(scale).sub_(r_k_t[None, :])
         max_score[first:last] = block.max(dim=1).values.cpu().numpy()
         draws = None
         if (probs < 1.0).any():

@@ -287,3 +287,8 @@ def test_adversarial_recovers_a_known_rotation(easy_pair):
     assert res["csls_p@1"] > 0.95
     identity = evaluate_mapping(src.vectors, tgt.vectors, np.eye(20), gold, log["normalize"])
     assert identity["csls_p@1"] < 0.2  # the rotation had to be learned
+    # negative control: the same run without adversarial epochs (the refinement
+    # alone, from the untrained mapping) must not find the rotation
+    untrained, ulog = align(src, tgt, "adversarial", dict(hp, n_epochs=0), seed=0)
+    control = evaluate_mapping(src.vectors, tgt.vectors, untrained, gold, ulog["normalize"])
+    assert control["csls_p@1"] < 0.2

@@ -31,12 +31,13 @@ from speechbrain_align.alignment.procrustes import procrustes_on_pairs
 from speechbrain_align.alignment.refinement import refine
 from speechbrain_align.alignment.self_learning import self_learning, similarity_init
 from speechbrain_align.dataio.vectors import Embeddings
-from speechbrain_align.retrieval.search import (
-    csls_knn,
-    knn,
-    mean_knn_similarity,
-    normalize_rows,
+from speechbrain_align.retrieval.metrics import (
+    first_gold_rank,
+    gold_lists,
+    precision_at,
+    ranked_candidates,
 )
+from speechbrain_align.retrieval.search import as_matrix, normalize_rows
 from speechbrain_align.utils.errors import DamagedFileError, UserError
 from speechbrain_align.utils.files import atomic_save, load_array_file
 
@@ -95,17 +96,15 @@ class AlignmentError(UserError, ValueError):
     """Inputs that cannot be aligned; the message names the file or key."""
 
 
-def _as_matrix(emb, name):
+def _embedding_matrix(emb, name):
     """Rows sorted by decreasing count, plus the words (or None)."""
     if isinstance(emb, Embeddings):
         emb = emb.sorted_by_count()
         return emb.vectors, emb.words
-    x = np.asarray(emb, dtype=np.float32)
-    if x.ndim != 2 or len(x) == 0:
-        raise AlignmentError(f"{name}: expected a non-empty 2-D matrix, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise AlignmentError(f"{name}: non-finite values in the embeddings")
-    return x, None
+    try:
+        return as_matrix(emb, name, min_rows=1), None
+    except ValueError as err:
+        raise AlignmentError(str(err)) from None
 
 
 def _pairs_to_indices(pairs, src_words, tgt_words, name="train_pairs"):
@@ -304,8 +303,8 @@ def align(
     True
     """
     check_options(method, hparams)
-    src, src_words = _as_matrix(src_emb, names[0])
-    tgt, tgt_words = _as_matrix(tgt_emb, names[1])
+    src, src_words = _embedding_matrix(src_emb, names[0])
+    tgt, tgt_words = _embedding_matrix(tgt_emb, names[1])
     hp = check_options(method, hparams, (src.shape, tgt.shape), names)
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
@@ -447,21 +446,9 @@ def precision_at_k(mapped_src, tgt, pairs, method="csls", k=1, csls_k=10):
     """
     src = normalize_rows(mapped_src)
     tgt = normalize_rows(tgt)
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    gold = {}
-    for s, t in pairs:
-        gold.setdefault(int(s), set()).add(int(t))
-    queries = np.array(sorted(gold), dtype=np.int64)
-    if method == "nn":
-        _, idx = knn(src[queries], tgt, k)
-    elif method == "csls":
-        r_src = mean_knn_similarity(src[queries], tgt, csls_k)
-        r_tgt = mean_knn_similarity(tgt, src, csls_k)
-        _, idx = csls_knn(src[queries], tgt, k, csls_k=csls_k, r_src=r_src, r_tgt=r_tgt)
-    else:
-        raise ValueError(f"unknown retrieval method {method!r} (use 'nn' or 'csls')")
-    hits = [bool(gold[int(q)] & set(row.tolist())) for q, row in zip(queries, idx)]
-    return float(np.mean(hits))
+    queries, golds = gold_lists(pairs)
+    top = ranked_candidates(src[queries], tgt, k, method, csls_k, query_space=src)
+    return precision_at(first_gold_rank(top, golds), k)
 
 
 def load_vector_pair(src_path, tgt_path, max_vocab=None):

@@ -21,9 +21,9 @@ import time
 import numpy as np
 import torch
 
-from speechbrain_align.alignment.induction import csls_matrix
 from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.alignment.procrustes import procrustes_on_pairs
+from speechbrain_align.retrieval.dense import csls_argmax, hubness, mutual_or_union
 
 logger = logging.getLogger(__name__)
 
@@ -53,22 +53,26 @@ def sorted_similarity_rows(x, normalize=("unit", "center", "unit"), n_quantiles=
     return normalize_embeddings(sim, normalize)
 
 
-def _bidirectional(fwd_scores, bwd_scores=None, keep_prob=1.0, generator=None):
-    """Union of the row-wise argmax of ``fwd_scores`` (source x target) and of
-    ``bwd_scores`` (target x source; default: the transpose), with dropout."""
-    if bwd_scores is None:
-        bwd_scores = fwd_scores.T.contiguous()
-    picks = []
-    for scores in (fwd_scores, bwd_scores):
-        if keep_prob < 1.0:
-            drop = torch.rand(scores.shape, generator=generator) >= keep_prob
-            scores = scores.masked_fill(drop.to(scores.device), float("-inf"))
-        picks.append(scores.argmax(dim=1))
-    fwd, bwd = picks
-    src = torch.cat([torch.arange(len(fwd), device=fwd.device), bwd])
-    tgt = torch.cat([fwd, torch.arange(len(bwd), device=bwd.device)])
-    pairs = torch.unique(torch.stack([src, tgt], dim=1), dim=0)
-    return pairs.cpu().numpy()
+def _bidirectional(src, tgt, csls_k, keep_prob=1.0, generator=None):
+    """CSLS top-1 both ways between ``src`` and ``tgt``, in row blocks.
+
+    Each score is kept with probability ``keep_prob`` (forward draws first,
+    then backward ones); a sequence of probabilities gives one induction per
+    value from the same draws. Returns ``(pairs, objective)``: the union of
+    both directions' pairs (a list of arrays for a sequence of
+    ``keep_prob``) and vecmap's objective, the mean over both directions of
+    the best similarity ``(best CSLS + r_x + r_y) / 2`` without dropout,
+    written as mean best CSLS / 4 + mean hubness / 4 as vecmap does.
+    """
+    r_src, r_tgt = hubness(src, tgt, csls_k)
+    fwd = csls_argmax(src, tgt, csls_k, r_src, r_tgt, keep_prob, generator)
+    bwd = csls_argmax(tgt, src, csls_k, r_tgt, r_src, keep_prob, generator)
+    objective = float(
+        (fwd.max_score.mean() + bwd.max_score.mean()) / 4 + (r_src.mean() + r_tgt.mean()) / 4
+    )
+    if np.ndim(keep_prob) == 0:
+        return mutual_or_union(fwd.index, bwd.index, "union"), objective
+    return [mutual_or_union(f, b, "union") for f, b in zip(fwd.index, bwd.index)], objective
 
 
 def similarity_init(src, tgt, init_vocab=4000, csls_k=10, normalize=("unit", "center", "unit"),
@@ -92,8 +96,7 @@ def similarity_init(src, tgt, init_vocab=4000, csls_k=10, normalize=("unit", "ce
     n = min(init_vocab, len(src), len(tgt))
     xs = sorted_similarity_rows(src[:n], normalize, n_quantiles)
     zs = sorted_similarity_rows(tgt[:n], normalize, n_quantiles)
-    scores = csls_matrix(xs, zs, csls_k=csls_k)
-    return _bidirectional(scores)
+    return _bidirectional(xs, zs, csls_k)[0]
 
 
 def self_learning(
@@ -128,37 +131,31 @@ def self_learning(
     n_src, n_tgt = min(vocab_cutoff, len(src)), min(vocab_cutoff, len(tgt))
     generator = torch.Generator().manual_seed(int(seed))
     pairs = np.asarray(init_pairs, dtype=np.int64).reshape(-1, 2)
-    tgt_t = torch.as_tensor(np.ascontiguousarray(tgt[:n_tgt], dtype=np.float32))
+    tgt_top = np.ascontiguousarray(tgt[:n_tgt], dtype=np.float32)
     best_objective, last_improvement, log = -np.inf, 0, []
     mapping = None
     for it in range(1, max_iters + 1):
         start = time.time()
         mapping = procrustes_on_pairs(src, tgt, pairs)
-        mapped = torch.as_tensor(np.ascontiguousarray(src[:n_src] @ mapping.T, dtype=np.float32))
-        sim = mapped @ tgt_t.T
-        sim_t = tgt_t @ mapped.T  # the transpose, contiguous: column ops are slow
-        k = min(csls_k, n_src, n_tgt)
-        r_src = sim.topk(k, dim=1).values.mean(1)
-        r_tgt = sim_t.topk(k, dim=1).values.mean(1)
-        fwd_scores = sim.mul_(2).sub_(r_tgt[None, :])  # CSLS up to a per-row constant
-        bwd_scores = sim_t.mul_(2).sub_(r_src[None, :])
-        objective = float(
-            ((fwd_scores.max(dim=1).values - r_src).mean()
-             + (bwd_scores.max(dim=1).values - r_tgt).mean()) / 4
-            + (r_src.mean() + r_tgt.mean()) / 4
+        mapped = np.ascontiguousarray(src[:n_src] @ mapping.T, dtype=np.float32)
+        # The objective decides whether keep_prob grows before this
+        # iteration's induction: induce for both values in one pass.
+        grown = min(1.0, stochastic_multiplier * keep_prob)
+        (same, more), objective = _bidirectional(
+            mapped, tgt_top, csls_k, (keep_prob, grown), generator
         )
         log.append({"iteration": it, "objective": objective, "keep_prob": keep_prob,
                     "dico_size": int(len(pairs)), "seconds": time.time() - start})
         if objective - best_objective >= threshold:
             best_objective, last_improvement = objective, it
+        pairs = same
         if it - last_improvement > stochastic_interval:
             if keep_prob >= 1.0:
                 break
-            keep_prob = min(1.0, stochastic_multiplier * keep_prob)
+            keep_prob, pairs = grown, more
             last_improvement = it
         if it % 10 == 0:
             logger.info("self-learning iteration %d: objective %.4f, keep_prob %.2f, %d pairs",
                         it, objective, keep_prob, len(pairs))
-        pairs = _bidirectional(fwd_scores, bwd_scores, keep_prob, generator)
     logger.info("self-learning: %d iterations, objective %.4f", len(log), best_objective)
     return mapping, log

@@ -31,11 +31,15 @@ import numpy as np
 
 from speechbrain_align.dataio.dictionaries import group_by_source
 from speechbrain_align.dataio.vectors import Embeddings
-from speechbrain_align.retrieval.search import csls_knn, knn, normalize_rows
+from speechbrain_align.retrieval.metrics import (
+    METHODS,
+    first_gold_rank,
+    precision_at,
+    ranked_candidates,
+)
+from speechbrain_align.retrieval.search import normalize_rows
 
 logger = logging.getLogger(__name__)
-
-METHODS = ("nn", "csls")
 
 
 def map_vectors(vectors, mapping=None):
@@ -193,21 +197,16 @@ def score_items(
     predictions, ranks = {}, {}
     for method in methods:
         if len(unique_rows):
-            if method == "nn":
-                _, top = knn(space[unique_rows], tgt, n_cand, use_gpu=use_gpu)
-            else:
-                _, top = csls_knn(
-                    space[unique_rows], tgt, n_cand, csls_k=csls_k, use_gpu=use_gpu,
-                    r_src=np.zeros(len(unique_rows)), src_space=space,
-                )
+            top = ranked_candidates(space[unique_rows], tgt, n_cand, method, csls_k,
+                                    query_space=space, use_gpu=use_gpu)
             top = _drop_excluded(top, excluded, max(ks))
         else:
             top = np.zeros((0, max(ks)), dtype=np.int64)
         predictions[method] = top
-        ranks[method] = _first_gold_rank(top, item_query, golds)
+        ranks[method] = first_gold_rank(top, golds, item_query)
         for k in ks:
-            hits = ranks[method] < k
-            result[f"{method}_P@{k}"] = 100.0 * float(hits.mean()) if len(hits) else None
+            p = precision_at(ranks[method], k)
+            result[f"{method}_P@{k}"] = None if p is None else 100.0 * p
     if return_predictions:
         result["predictions"] = [
             {
@@ -222,31 +221,6 @@ def score_items(
             for n, (key, gold, q) in enumerate(zip(keys, golds, item_query))
         ]
     return result
-
-
-def _first_gold_rank(top, item_query, golds):
-    """0-based position of each item's first gold word in its query's top row.
-
-    ``top.shape[1]`` when no gold word is there. Vectorised over all
-    (item, gold word) pairs.
-
-    Example
-    -------
-    >>> top = np.array([[5, 3, 9], [1, 2, 4]])
-    >>> _first_gold_rank(top, np.array([0, 1, 0]), [[9, 3], [7], [5]]).tolist()
-    [1, 3, 0]
-    """
-    n_items, width = len(golds), top.shape[1]
-    if n_items == 0:
-        return np.zeros(0, dtype=np.int64)
-    sizes = np.fromiter((len(g) for g in golds), dtype=np.int64, count=n_items)
-    pair_item = np.repeat(np.arange(n_items), sizes)
-    pair_gold = np.concatenate([np.asarray(g, dtype=np.int64) for g in golds])
-    match = top[np.asarray(item_query)[pair_item]] == pair_gold[:, None]
-    pair_rank = np.where(match.any(axis=1), match.argmax(axis=1), width)
-    rank = np.full(n_items, width, dtype=np.int64)
-    np.minimum.at(rank, pair_item, pair_rank)
-    return rank
 
 
 def _drop_excluded(top, excluded, k):

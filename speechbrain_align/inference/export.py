@@ -27,6 +27,7 @@ from ruamel.yaml import YAML
 from speechbrain_align.alignment.normalization import as_steps
 from speechbrain_align.dataio.vectors import Embeddings, save_binary
 from speechbrain_align.inference.loadables import save_module_state
+from speechbrain_align.retrieval.search import as_matrix
 from speechbrain_align.utils.errors import UserError
 from speechbrain_align.utils.files import atomic_write, load_torch_file
 from speechbrain_align.utils.yaml_nodes import fill_yaml, new_node, ref_node, tag_of
@@ -49,17 +50,6 @@ def _as_embeddings(emb, name):
     if isinstance(emb, tuple) and len(emb) == 2:
         return Embeddings(emb[0], emb[1])
     raise TypeError(f"{name}: expected Embeddings or (words, vectors), got {type(emb).__name__}")
-
-
-def _as_matrix(mapping, name):
-    if isinstance(mapping, torch.nn.Module):
-        mapping = mapping.weight
-    if isinstance(mapping, torch.Tensor):
-        mapping = mapping.detach().cpu().numpy()
-    mapping = np.asarray(mapping, dtype=np.float32)
-    if mapping.ndim != 2 or not np.isfinite(mapping).all():
-        raise ValueError(f"{name}: expected a finite 2-D matrix, got shape {mapping.shape}")
-    return mapping
 
 
 def _feature_state(features):
@@ -95,7 +85,7 @@ def _write_space(folder, encoder_node, encoder_state, feature_node, features, sp
     options, saved = _feature_state(features)
     speech = _as_embeddings(speech_vectors, "speech_vectors")
     text = _as_embeddings(text_vectors, "text_vectors")
-    weight = _as_matrix(mapping, "mapping")
+    weight = as_matrix(mapping, "mapping")
     if weight.shape != (text.dim, speech.dim):
         raise ValueError(
             f"mapping has shape {weight.shape}, expected (text_dim, speech_dim) = "
@@ -104,7 +94,7 @@ def _write_space(folder, encoder_node, encoder_state, feature_node, features, sp
     if foreign_mapping is not None and foreign_vectors is None:
         raise ValueError("foreign_mapping given without foreign_vectors")
     foreign = None if foreign_vectors is None else _as_embeddings(foreign_vectors, "foreign_vectors")
-    foreign_weight = None if foreign_mapping is None else _as_matrix(foreign_mapping, "foreign_mapping")
+    foreign_weight = None if foreign_mapping is None else as_matrix(foreign_mapping, "foreign_mapping")
     if foreign_weight is not None and foreign_weight.shape != (foreign.dim, speech.dim):
         raise ValueError(
             f"foreign_mapping has shape {foreign_weight.shape}, expected "

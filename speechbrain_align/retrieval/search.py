@@ -50,10 +50,42 @@ def normalize_rows(x):
     return x / np.maximum(norms, 1e-12)
 
 
-def _as_matrix(x, name):
+def as_matrix(x, name, min_rows=0):
+    """``x`` as a finite, C-contiguous float32 2-D matrix, or ValueError naming it.
+
+    Arguments
+    ---------
+    x : array-like, torch.Tensor or torch.nn.Module
+        A module stands for its ``weight`` (e.g. a linear mapping); tensors
+        are detached and moved to the CPU.
+    name : str
+        Named in the error messages.
+    min_rows : int
+        Fewer rows than this is an error.
+
+    Returns
+    -------
+    np.ndarray of float32
+
+    Example
+    -------
+    >>> as_matrix([[1, 2]], "w").dtype
+    dtype('float32')
+    >>> as_matrix([1.0, 2.0], "w")
+    Traceback (most recent call last):
+    ...
+    ValueError: w must be a 2-D matrix, got shape (2,)
+    """
+    weight = getattr(x, "weight", None)
+    if weight is not None and hasattr(x, "parameters"):  # a torch module
+        x = weight
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().cpu().numpy()
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix, got shape {x.shape}")
+    if len(x) < min_rows:
+        raise ValueError(f"{name} must have at least {min_rows} row(s), got shape {x.shape}")
     if not np.isfinite(x).all():
         bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
         raise ValueError(f"{name} has non-finite values (first in row {bad})")
@@ -210,8 +242,8 @@ def knn(queries, keys, k, use_gpu=False, block_size=16384, backend="auto"):
     >>> idx.tolist()
     [[1, 0]]
     """
-    queries = _as_matrix(queries, "queries")
-    keys = _as_matrix(keys, "keys")
+    queries = as_matrix(queries, "queries")
+    keys = as_matrix(keys, "keys")
     if queries.shape[1] != keys.shape[1]:
         raise ValueError(f"queries have dim {queries.shape[1]}, keys dim {keys.shape[1]}")
     return _blocked_search(queries, keys, k, use_gpu, block_size, backend)
@@ -274,15 +306,15 @@ def csls_knn(
     >>> bool((idx[:, 0] == np.arange(50)).all())
     True
     """
-    src = _as_matrix(src, "src")
-    tgt = _as_matrix(tgt, "tgt")
+    src = as_matrix(src, "src")
+    tgt = as_matrix(tgt, "tgt")
     if src.shape[1] != tgt.shape[1]:
         raise ValueError(f"src has dim {src.shape[1]}, tgt dim {tgt.shape[1]}")
     opts = dict(use_gpu=use_gpu, block_size=block_size, backend=backend)
     if r_src is None:
         r_src = mean_knn_similarity(src, tgt, csls_k, **opts) if len(tgt) else np.zeros(len(src))
     if r_tgt is None:
-        space = src if src_space is None else _as_matrix(src_space, "src_space")
+        space = src if src_space is None else as_matrix(src_space, "src_space")
         r_tgt = (
             mean_knn_similarity(tgt, space, csls_k, **opts) if len(space) else np.zeros(len(tgt))
         )

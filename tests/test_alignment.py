@@ -14,15 +14,15 @@ import torch
 from speechbrain_align.alignment.criterion import mean_cosine_criterion
 from speechbrain_align.alignment.induction import build_dictionary
 from speechbrain_align.alignment.normalization import normalize_embeddings
-from speechbrain_align.alignment.pipeline import (
+from speechbrain_align.alignment.mappings import (
     AlignmentError,
-    align,
     dictionary_indices,
     evaluate_mapping,
     load_mapping,
     load_vector_pair,
     save_mapping,
 )
+from speechbrain_align.alignment.pipeline import align
 from speechbrain_align.alignment.procrustes import procrustes
 from speechbrain_align.alignment.refinement import refine
 from speechbrain_align.alignment.synthetic import synthetic_pair

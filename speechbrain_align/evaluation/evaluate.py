@@ -27,7 +27,7 @@ import sys
 import numpy as np
 
 from speechbrain_align.alignment.normalization import normalize_embeddings
-from speechbrain_align.alignment.pipeline import AlignmentError, load_mapping
+from speechbrain_align.alignment.mappings import AlignmentError, load_mapping
 from speechbrain_align.dataio.dictionaries import (
     DictionaryError,
     group_by_source,

@@ -3,7 +3,8 @@
 ``recipes/Bible/experiment/run_experiment.py`` sequences the recipes
 (corpus, Speech2Vec, units, classifier) and calls these functions for the
 rest: text vectors and dictionaries, building the speech spaces of every
-configuration, the alignment grid, the results tables and the plots.
+configuration, the alignment grid and the inference export (the tables,
+plots and diagnostics are in :mod:`~speechbrain_align.evaluation.experiment_report`).
 
 Rows of the tables (configurations) and columns (conditions):
 
@@ -25,14 +26,14 @@ Conditions: ``same`` (text = the part of the WEB Bible not spoken),
 import contextlib
 import csv
 import dataclasses
-import json
 import logging
 import os
 import time
 
 import numpy as np
 
-from speechbrain_align.alignment.pipeline import align, save_mapping
+from speechbrain_align.alignment.mappings import save_mapping
+from speechbrain_align.alignment.pipeline import align
 from speechbrain_align.dataio.dictionaries import (
     freedict_to_muse,
     pivot_synonyms,
@@ -41,9 +42,8 @@ from speechbrain_align.dataio.dictionaries import (
 )
 from speechbrain_align.dataio.manifest import read_segment_manifest, write_segment_manifest
 from speechbrain_align.dataio.segmentation import equal_chunks
-from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
+from speechbrain_align.dataio.vectors import load_embeddings, save_embeddings
 from speechbrain_align.evaluation.crossmodal import cluster_space, evaluate_space, label_space
-from speechbrain_align.evaluation import tables
 from speechbrain_align.speech.units import read_assignment
 from speechbrain_align.speech.wordtypes import (
     average_by_label,
@@ -345,226 +345,6 @@ def align_all(spaces, texts, lexicon, hp, out):
     return results
 
 
-def classifier_rows(folder):
-    """The supervised classifier's test accuracy as a classification row."""
-    path = os.path.join(folder, "test_results.json")
-    with open(path, encoding="utf-8") as handle:
-        res = json.load(handle)
-    test = res["splits"]["test"]
-    cell = {
-        "nn_P@1": 100.0 * res["test_accuracy"],
-        "n_scored": test["tokens_kept"],
-        "n_items": test["tokens_total"],
-        "n_skipped": test["tokens_total"] - test["tokens_kept"],
-        "n_classes": res["n_classes"],
-    }
-    return {"classifier": {f"word classifier ({res['model']}, {res['n_classes']} words)": {"same": cell}}}
-
-
-# What each row learned from besides the audio (and the text side's own corpus).
-ROW_SUPERVISION = {
-    "A": "word boundaries, train speakers' word labels (types)",
-    "B": "word boundaries",
-    "F": "train speakers' chunk labels (types)",
-    "units": "word boundaries",
-    "T": "oracle: transcripts of all spoken utterances",
-}
-
-
-def row_supervision(row, condition):
-    """What supervision a table row used, e.g. for ``"B*"`` on ``"es"``.
-
-    Example
-    -------
-    >>> row_supervision("B (adversarial)", "same")
-    'word boundaries'
-    >>> row_supervision("B*", "es")
-    'word boundaries + majority labels + half of the en-es dictionary'
-    """
-    base = row.split(" (")[0].rstrip("*")
-    text = ROW_SUPERVISION.get(base, "")
-    if row.endswith("*"):
-        if base in ("B", "units"):
-            text += " + majority labels"
-        text += " + half of the en-es dictionary" if condition == "es" else " + label dictionary"
-    return text
-
-
-def summary_tables(results):
-    """Markdown: per condition, token- and type-level CSLS P@1 with ratios to X* and T."""
-    parts = []
-    for cond, title in (("same", "WEB text (same corpus)"), ("cross", "King James text (cross corpus)"),
-                        ("es", "Reina-Valera 1909 (Spanish, translation)")):
-        first = ("translation P@1", results.get("translation", {}), "csls_P@1", "n_scored") \
-            if cond == "es" else \
-            ("token P@1", results.get("classification", {}), "csls_P@1", "n_scored")
-        columns = [
-            first,
-            ("top-500 types P@1", results.get("word_types", {}), "top500_csls_P@1", "n_top500"),
-            ("ranks 500-1000 P@1", results.get("word_types", {}), "ranks500_1000_csls_P@1",
-             "n_ranks500_1000"),
-        ]
-        rows = {r for _, res, _, _ in columns for r, c in res.items() if cond in c}
-        sup = {r: row_supervision(r, cond) for r in rows}
-        parts.append(f"### {title}\n\n" + tables.ratio_table(columns, cond, supervision=sup))
-    return "## Summary: CSLS P@1 (%), ratio to the supervised row and to the oracle T\n\n" + \
-        "\n".join(parts)
-
-
-def awe_table(embeddings):
-    """Markdown: same-different AP by pair kind, purity and K of each acoustic word embedding.
-
-    Example
-    -------
-    >>> print(awe_table({"lda": {"sd_ap_same_speaker": 0.9, "sd_ap_cross_speaker_same_accent": 0.8,
-    ...     "sd_ap_cross_accent": 0.7, "purity": 0.6, "inverse_purity": 0.5, "n_units": 10}}).splitlines()[-1])
-    | lda | 0.900 | 0.800 | 0.700 | 0.600 | 0.500 | 10 |
-    """
-    keys = ("sd_ap_same_speaker", "sd_ap_cross_speaker_same_accent", "sd_ap_cross_accent",
-            "purity", "inverse_purity")
-    lines = ["| embedding | AP same speaker | AP cross speaker, same accent | AP cross accent "
-             "| purity | inverse purity | K |", "|---|---|---|---|---|---|---|"]
-    for name, m in embeddings.items():
-        cells = ["–" if m.get(k) is None else f"{m[k]:.3f}" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {m.get('n_units', '–')} |")
-    return "\n".join(lines)
-
-
-def write_tables(results, corpus, spaces, out):
-    """Write results.json and results.md and print the tables.
-
-    ``results`` gains ``acoustic_word_embeddings`` (the AWE stage's
-    metrics on the test speakers) when that stage ran.
-    """
-    awe = os.path.join(out, "awe", "awe_results.json")
-    parts = ["# Results\n", summary_tables(results)]
-    if os.path.exists(awe):
-        with open(awe, encoding="utf-8") as handle:
-            results["acoustic_word_embeddings"] = json.load(handle)["acoustic_word_embeddings"]
-        parts.append("## Acoustic word embeddings: same-different AP on the test speakers' "
-                     "segments\n\n" + awe_table(results["acoustic_word_embeddings"]))
-    write_json(os.path.join(out, "results.json"), {"results": results, "corpus": corpus})
-    titles = {
-        "classification": "Spoken word classification (accuracy = P@1, P@5) on test speakers",
-        "synonyms": "Synonym retrieval (P@1, P@5), pivot synonyms through Spanish",
-        "translation": "Spoken word translation English speech -> Spanish text (P@1, P@5)",
-    }
-    merged = dict(results)
-    classifier = merged.pop("classifier", {})
-    merged["classification"] = dict(classifier, **merged.get("classification", {}))
-    for task, title in titles.items():
-        if merged.get(task):
-            parts.append(tables.results_to_markdown(merged[task], title=title))
-    text = "\n\n".join(parts) + "\n"
-    with atomic_write(os.path.join(out, "results.md")) as handle:
-        handle.write(text)
-    print(text)
-
-
-def _bar_table(task_results):
-    """``{row: {condition: metrics}}`` -> ``{row: {"<cond> NN|CSLS": {"P@1", "P@5"}}}`` for bar plots.
-
-    Example
-    -------
-    >>> _bar_table({"A": {"same": {"nn_P@1": 1.0, "nn_P@5": 2.0}}})
-    {'A': {'same NN': {'P@1': 1.0, 'P@5': 2.0}}}
-    """
-    table = {}
-    for row, conds in task_results.items():
-        cells = {}
-        for cond, metrics in conds.items():
-            for method in ("nn", "csls"):
-                if metrics.get(f"{method}_P@1") is not None:
-                    cells[f"{cond} {method.upper()}"] = {
-                        "P@1": metrics[f"{method}_P@1"], "P@5": metrics.get(f"{method}_P@5"),
-                    }
-        if cells:
-            table[row] = cells
-    return table
-
-
-def make_plots(results, spaces, texts, out):
-    """Training curves, P@k bars and the projection of config A before/after mapping."""
-    from speechbrain_align.alignment.normalization import normalize_embeddings
-    from speechbrain_align.alignment.pipeline import load_mapping
-    from speechbrain_align.evaluation import plots
-
-    figures = os.path.join(out, "figures")
-    logs = {
-        "Speech2Vec (words)": os.path.join(out, "speech2vec_words", "train_log.txt"),
-        "Speech2Vec (chunks)": os.path.join(out, "speech2vec_chunks", "train_log.txt"),
-    }
-    logs = {k: v for k, v in logs.items() if os.path.exists(v)}
-    if logs:
-        plots.plot_training_curves(logs, os.path.join(figures, "speech2vec_loss.png"))
-    adv = {f"{row} -> WEB text": os.path.join(out, "alignment", f"{row}_same_adversarial",
-                                              "adversarial_log.txt") for row in spaces}
-    adv = {k: v for k, v in adv.items() if os.path.exists(v)}
-    if adv:
-        plots.plot_training_curves(adv, os.path.join(figures, "adversarial.png"))
-    for task in ("classification", "synonyms", "translation"):
-        rows = dict(results.get(task, {}))
-        if task == "classification":
-            rows = dict(results.get("classifier", {}), **rows)
-        table = _bar_table(rows)
-        if table:
-            plots.plot_precision_bars(table, os.path.join(figures, f"{task}_bars.png"), percent=True)
-    mapping = os.path.join(out, "alignment", "A_same_supervised", "mapping.npy")
-    if os.path.exists(mapping) and "A" in spaces:
-        steps = ["unit", "center", "unit"]
-        a = spaces["A"].types
-        src = Embeddings(a.words, normalize_embeddings(a.vectors, steps))
-        tgt = Embeddings(texts["same"].words, normalize_embeddings(texts["same"].vectors, steps))
-        mapped = Embeddings(a.words, src.vectors @ load_mapping(mapping).T)
-        plots.plot_alignment_projection(
-            os.path.join(figures, "projection_A_supervised.png"), src, tgt, mapped,
-            title="Config A: speech types and WEB text words, before and after A* mapping",
-        )
-
-
-def diagnostics(paths, out, text_vectors_path=None):
-    """What the vectors of each configuration know (speech.diagnostics), as one table.
-
-    A and F on the train speakers' segments, by label; B and units on every
-    spoken segment, through their assignments (labels for evaluation only).
-    The semantic reference is a text skip-gram trained on the same
-    utterances' transcripts.
-    """
-    from speechbrain_align.speech.diagnostics import markdown_table, run_diagnostics
-
-    folder = os.path.join(out, "diagnostics")
-    spaces = os.path.join(out, "spaces")
-    units = os.path.join(out, "units", "units")
-    all_csv = os.path.join(out, "manifests", "all.csv")
-    ref = text_vectors_path or os.path.join(folder, "transcript_skipgram.vec")
-    jobs = [
-        ("A: Speech2Vec by label", os.path.join(spaces, "A_types.npz"), None, paths["train_csv"]),
-        ("B: Speech2Vec k-means", os.path.join(spaces, "B_types.npz"),
-         os.path.join(spaces, "B_assignment.csv"), all_csv),
-        ("F: equal chunks by label", os.path.join(out, "speech2vec_chunks", "vectors", "types_label.npz"),
-         None, os.path.join(out, "speech2vec_chunks", "save", "equal_chunks_train.csv")),
-        ("units: unit skip-gram", os.path.join(units, "units.vec"),
-         os.path.join(units, "assignment.csv"), all_csv),
-    ]
-    tables = []
-    for i, (name, vectors, assignment, manifest) in enumerate(jobs):
-        if not os.path.exists(vectors) or not os.path.exists(manifest):
-            logger.warning("diagnostics: %s missing, row skipped", vectors)
-            continue
-        report = run_diagnostics(
-            vectors, manifest, os.path.join(folder, f"diag_{i}.json"), assignment=assignment,
-            name=name, text_vectors=ref if os.path.exists(ref) else None,
-            save_text_vectors=None if os.path.exists(ref) else ref,
-            random_baseline=(i == 0), text_row=(i == 0), min_count=2,
-        )
-        tables.append(markdown_table(report))
-    text = "# What the speech vectors know (training segments)\n\n" + "\n\n".join(tables) + "\n"
-    with atomic_write(os.path.join(out, "diagnostics.md")) as handle:
-        handle.write(text)
-    print(text)
-    return text
-
-
 def export_inference_space(out, spaces, texts, row="supervised"):
     """Write the aligned space of config A for :class:`AlignedSpace` (inference).
 
@@ -573,7 +353,7 @@ def export_inference_space(out, spaces, texts, row="supervised"):
     ("supervised" = A*, or "adversarial", "vecmap") to the same-language and
     Spanish text spaces.
     """
-    from speechbrain_align.alignment.pipeline import load_mapping
+    from speechbrain_align.alignment.mappings import load_mapping
     from speechbrain_align.inference.export import export_speech2vec_space
 
     folder = os.path.join(out, "aligned_space")

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # recipes/Bible, for bible_prepare
 
 from speechbrain_align.dataio.manifest import read_segment_manifest  # noqa: E402
 from speechbrain_align.evaluation import experiment as exp  # noqa: E402
+from speechbrain_align.evaluation import experiment_report as report  # noqa: E402
 from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_main  # noqa: E402
 
 logger = logging.getLogger("experiment")
@@ -159,12 +160,12 @@ def main(argv):
         spaces = exp.speech_spaces(paths, out, hp)
         results = exp.align_all(spaces, texts, lexicon, hp, out)
         if hp.get("run_classifier", True):
-            results.update(exp.classifier_rows(os.path.join(out, "classifier")))
+            results.update(report.classifier_rows(os.path.join(out, "classifier")))
     with timer("diagnostics"):
-        exp.diagnostics(paths, out)
+        report.diagnostics(paths, out)
     with timer("tables + plots + inference export"):
-        exp.write_tables(results, corpus, spaces, out)
-        exp.make_plots(results, spaces, texts, out)
+        report.write_tables(results, corpus, spaces, out)
+        report.make_plots(results, spaces, texts, out)
         exp.export_inference_space(out, spaces, texts)
     timer.report()
 

@@ -19,15 +19,14 @@ import sys
 
 import speechbrain as sb
 
-from speechbrain_align.alignment.pipeline import (
+from speechbrain_align.alignment.mappings import (
     AlignmentError,
-    align,
-    check_options,
     dictionary_indices,
     evaluate_mapping,
     load_vector_pair,
     save_mapping,
 )
+from speechbrain_align.alignment.pipeline import align, check_options
 from speechbrain_align.dataio.dictionaries import (
     filter_to_vocabularies,
     read_muse_dictionary,

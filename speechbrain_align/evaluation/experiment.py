@@ -281,14 +281,16 @@ def _metrics(task_result):
     return out
 
 
-def align_all(spaces, texts, lexicon, hp, out):
+def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
     """Align every speech space to every text space and score it.
 
     Every space gets the supervised mapping; those named in
     ``hp["unsupervised_rows"]`` (all when absent) also every method of
     ``hp["unsupervised_methods"]``. ``unsupervised_rows`` is a list of rows,
     or a mapping row -> number of restarts (runs from successive seeds, the
-    best unsupervised criterion kept). Returns ``{task: {row: {condition: metrics}}}``.
+    best unsupervised criterion kept). ``run_opts`` (SpeechBrain run options,
+    e.g. ``{"device": "cuda:0"}``) go to the adversarial Brain. Returns
+    ``{task: {row: {condition: metrics}}}``.
     """
     unsupervised = hp.get("unsupervised_rows", list(spaces))
     steps = hp["alignment"]["normalize"]
@@ -325,7 +327,7 @@ def align_all(spaces, texts, lexicon, hp, out):
                 w, info = align(
                     space.types, text, method=method, hparams=settings,
                     train_pairs=pairs, seed=hp["seed"], output_folder=folder,
-                    names=(f"speech {name}", f"text {cond}"),
+                    names=(f"speech {name}", f"text {cond}"), run_opts=run_opts,
                 )
                 save_mapping(w, os.path.join(folder, "mapping.npy"))
                 scores = evaluate_space(

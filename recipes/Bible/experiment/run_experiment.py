@@ -48,16 +48,19 @@ from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_
 logger = logging.getLogger("experiment")
 
 
-def run_recipe(script, hparams_file, overrides, log_file):
+def run_recipe(script, hparams_file, overrides, log_file, run_opts=None):
     """Run a recipe's ``train.py`` as SpeechBrain recipes are run.
 
     The recipe writes to this process's terminal directly (a pipe would
     throttle its progress bars); the command line goes to ``log_file`` and
-    the recipe keeps its own ``log.txt`` in its output folder.
+    the recipe keeps its own ``log.txt`` in its output folder. ``run_opts``
+    (e.g. ``{"device": "cuda:0"}``) go to its command line as SpeechBrain
+    run options.
     """
     cmd = [sys.executable, os.path.join(REPO, script), os.path.join(REPO, hparams_file)]
     for key, value in overrides.items():
         cmd.append(f"--{key}={json.dumps(value) if not isinstance(value, str) else value}")
+    cmd += [f"--{key}={value}" for key, value in (run_opts or {}).items()]
     logger.info("running %s", " ".join(cmd))
     os.makedirs(os.path.dirname(log_file), exist_ok=True)
     with open(log_file, "w", encoding="utf-8") as log:
@@ -83,6 +86,7 @@ def main(argv):
     os.chdir(REPO)
     torch.set_num_threads(1)  # the models here are tiny: threads only add overhead
     out = hp["output_folder"]
+    run_opts = {"device": hp.get("device", "cpu")}
     os.makedirs(out, exist_ok=True)
     timer = exp.StageTimer(os.path.join(out, "timings.json"))
 
@@ -111,7 +115,7 @@ def main(argv):
                  valid_csv=valid_subset,
                  output_folder=os.path.join(out, "speech2vec_words"), seed=hp["seed"],
                  kmeans_clusters=None, export_csvs=[all_csv]),
-            os.path.join(out, "logs", "speech2vec_words.log"),
+            os.path.join(out, "logs", "speech2vec_words.log"), run_opts,
         )
     with timer("speech2vec (equal chunks: F)"):
         chunk_train = exp.utterance_subset(
@@ -124,7 +128,7 @@ def main(argv):
                  valid_csv=valid_subset,
                  output_folder=os.path.join(out, "speech2vec_chunks"), seed=hp["seed"],
                  segmentation="equal_chunks", kmeans_clusters=None, export_csvs=[chunk_test]),
-            os.path.join(out, "logs", "speech2vec_chunks.log"),
+            os.path.join(out, "logs", "speech2vec_chunks.log"), run_opts,
         )
     with timer("acoustic word embeddings"):
         awe = os.path.join(out, "awe")
@@ -132,7 +136,7 @@ def main(argv):
             "recipes/Bible/awe/train.py", hp["awe_hparams"],
             dict(hp["awe_overrides"], data_folder=hp["data_folder"], output_folder=awe,
                  seed=hp["seed"]),
-            os.path.join(out, "logs", "awe.log"),
+            os.path.join(out, "logs", "awe.log"), run_opts,
         )
     with timer("unit skip-gram"):
         with open(os.path.join(awe, "n_units.json"), encoding="utf-8") as handle:
@@ -143,7 +147,7 @@ def main(argv):
         units.update({k: hp["skipgram"][k] for k in ("window", "epochs", "sample")},
                      emb_dim=hp["skipgram"]["dim"])
         run_recipe("recipes/Bible/units/train.py", hp["units_hparams"], units,
-                   os.path.join(out, "logs", "units.log"))
+                   os.path.join(out, "logs", "units.log"), run_opts)
     if hp.get("run_classifier", True):
         with timer("supervised word classifier"):
             classifier_train = exp.utterance_subset(
@@ -154,11 +158,11 @@ def main(argv):
                 dict(hp["classifier_overrides"], data_folder=hp["data_folder"],
                      train_csv=classifier_train, valid_csv=valid_subset,
                      output_folder=os.path.join(out, "classifier"), seed=hp["seed"]),
-                os.path.join(out, "logs", "classifier.log"),
+                os.path.join(out, "logs", "classifier.log"), run_opts,
             )
     with timer("alignment + evaluation"):
         spaces = exp.speech_spaces(paths, out, hp)
-        results = exp.align_all(spaces, texts, lexicon, hp, out)
+        results = exp.align_all(spaces, texts, lexicon, hp, out, run_opts)
         if hp.get("run_classifier", True):
             results.update(report.classifier_rows(os.path.join(out, "classifier")))
     with timer("diagnostics"):

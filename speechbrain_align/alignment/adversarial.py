@@ -122,6 +122,11 @@ class AdversarialAligner(sb.Brain):
 
     Use :meth:`train_mapping` rather than ``fit`` directly: it stores the
     embeddings on the device and builds the batch sampler.
+
+    ``fit_batch`` steps its two optimizers itself, in turn (``dis_steps``
+    discriminator updates, then one mapping update), as SpeechBrain's own GAN
+    recipes (HiFi-GAN) do: Brain's default ``fit_batch`` makes one backward
+    pass of one objective and steps every optimizer on it.
     """
 
     def train_mapping(self, src, tgt, epoch_counter, epoch_size, batch_size, max_rank, seed=0):

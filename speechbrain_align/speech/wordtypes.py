@@ -7,6 +7,8 @@
 * (B) :func:`kmeans_types`: k-means (faiss) over segment vectors; each cluster
   is one "word type" named ``c00017`` whose vector is the mean of its members
   (the unsupervised setting with no word identities).
+* :func:`nearest_type_accuracy`: how often a segment's nearest type has its
+  label (how much of a segment vector is the word, not the voice).
 
 Counts (number of segments per type) are kept in :class:`Embeddings.counts`
 so later steps can rank types by frequency.
@@ -136,3 +138,55 @@ def write_assignment(path, ids, assignment, labels=None):
             if labels is not None:
                 row.append(labels[i])
             writer.writerow(row)
+
+
+def nearest_type_accuracy(vectors, labels, types, min_count=1, centre=None):
+    """How often a segment's nearest word-type vector (cosine) has its label.
+
+    A check of how much of a segment vector is the word (and not the voice):
+    queries whose label has no type (or one with fewer than ``min_count``
+    segments) are left out.
+
+    Arguments
+    ---------
+    vectors : array ``(N, D)``
+        Segment vectors (e.g. ``test_segments.npz``).
+    labels : list of str
+        The segments' word labels.
+    types : Embeddings
+        Word types (e.g. ``types_label.npz`` of the training segments).
+    min_count : int
+        Only types with at least this many segments are candidates.
+    centre : array ``(D,)``, optional
+        Subtracted from queries and types before normalising (e.g. the mean
+        training segment vector).
+
+    Returns
+    -------
+    (accuracy, number of queries scored)
+
+    Example
+    -------
+    >>> from speechbrain_align.dataio.vectors import Embeddings
+    >>> types = Embeddings(["a", "b"], np.array([[1., 0.], [0., 1.]]), [3, 1])
+    >>> nearest_type_accuracy([[2., .1], [.1, 1.], [1., 1.1]], ["a", "b", "a"], types)
+    (0.6666666666666666, 3)
+    >>> nearest_type_accuracy([[2., .1], [.1, 1.]], ["a", "b"], types, min_count=2)
+    (1.0, 1)
+    """
+    from speechbrain_align.retrieval.search import knn, normalize_rows
+
+    shift = 0 if centre is None else np.asarray(centre, dtype=np.float32)
+    keep = np.asarray(types.counts) >= min_count
+    words = np.asarray(types.words)[keep]
+    if not len(words):
+        raise ValueError(f"no word type has at least {min_count} segments")
+    labels = np.asarray(labels)
+    scored = np.isin(labels, words)
+    if not scored.any():
+        return float("nan"), 0
+    queries = normalize_rows(np.asarray(vectors, dtype=np.float32)[scored] - shift)
+    keys = normalize_rows(np.asarray(types.vectors, dtype=np.float32)[keep] - shift)
+    _, idx = knn(queries, keys, 1)
+    hits = words[np.asarray(idx)[:, 0]] == labels[scored]
+    return float(hits.mean()), int(scored.sum())

@@ -13,7 +13,9 @@ text space (``--corpus oracle``), then:
   vecmap + refinement): P@1 (NN and CSLS) on the same test half, wall time.
 
 A run succeeds when its CSLS P@1 reaches ``--success`` (0.8) times A*'s.
-Writes ``stability.json`` and ``stability.md`` to ``--out``.
+Writes ``stability.json`` and ``stability.md`` to ``--out``. Each finished
+run is kept in ``stability_runs.json`` with a fingerprint of its inputs
+(both spaces, the method's settings); a rerun with the same inputs skips it.
 
 With ``--corpus oracle`` the experiment's own alignment settings (the
 ``alignment`` block of ``--hparams``) are used, A* is trained on every
@@ -29,6 +31,7 @@ Example::
 """
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -54,6 +57,25 @@ ADVERSARIAL = {
 }
 VECMAP = {"init_vocab": 2000, "vocab_cutoff": 2000, "stochastic_interval": 5,
           "n_refinement": 5}
+
+
+def fingerprint(src, tgt, method, settings):
+    """A digest of what a run depends on: both spaces and the method's settings."""
+    digest = hashlib.sha1()
+    for space in (src, tgt):
+        digest.update("\n".join(space.words).encode("utf-8"))
+        digest.update(np.ascontiguousarray(space.vectors, dtype=np.float32).tobytes())
+    digest.update(json.dumps([method, settings], sort_keys=True, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def finished_runs(path):
+    """Runs already in ``stability_runs.json``, keyed by (fingerprint, seed)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        runs = json.load(handle)
+    return {(r["fingerprint"], r["seed"]): r for r in runs if "fingerprint" in r}
 
 
 def bible_halves(module_a, module_b=None):
@@ -198,18 +220,24 @@ def main(argv=None):
         settings = {"adversarial": ADVERSARIAL, "vecmap": VECMAP}
     settings = {"adversarial": {**settings["adversarial"], **json.loads(args.adversarial)},
                 "vecmap": {**settings["vecmap"], **json.loads(args.vecmap)}}
-    runs = []
+    runs_file = os.path.join(args.out, "stability_runs.json")
+    done, runs = finished_runs(runs_file), []
     for method in args.methods.split(","):
+        key = fingerprint(src, tgt, method, settings[method])
         for seed in range(args.seeds):
-            start = time.time()
-            w, log = align(src, tgt, method, settings[method], seed=seed)
-            res = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
-            res.update(method=method, seed=seed, seconds=time.time() - start,
-                       criterion=log["criterion"],
-                       success=res["csls_p@1"] >= args.success * sup["csls_p@1"])
-            logger.info("%s", res)
+            res = done.get((key, seed))
+            if res is not None:
+                logger.info("seed %d of %s: finished earlier, kept", seed, method)
+            else:
+                start = time.time()
+                w, log = align(src, tgt, method, settings[method], seed=seed)
+                res = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
+                res.update(method=method, seed=seed, seconds=time.time() - start,
+                           criterion=log["criterion"], fingerprint=key)
+                logger.info("%s", res)
+            res["success"] = res["csls_p@1"] >= args.success * sup["csls_p@1"]
             runs.append(res)
-            write_json(os.path.join(args.out, "stability_runs.json"), runs)
+            write_json(runs_file, runs + [r for r in done.values() if r not in runs])
 
     summary = {}
     for method in args.methods.split(","):

@@ -3,8 +3,9 @@
 ``recipes/Bible/experiment/run_experiment.py`` sequences the recipes
 (corpus, Speech2Vec, units, classifier) and calls these functions for the
 rest: text vectors and dictionaries, building the speech spaces of every
-configuration, the alignment grid and the inference export (the tables,
-plots and diagnostics are in :mod:`~speechbrain_align.evaluation.experiment_report`).
+configuration and the inference export (the alignment grid is in
+:mod:`~speechbrain_align.evaluation.alignment_grid`; the tables, plots and
+diagnostics in :mod:`~speechbrain_align.evaluation.experiment_report`).
 
 Rows of the tables (configurations) and columns (conditions):
 
@@ -32,18 +33,15 @@ import time
 
 import numpy as np
 
-from speechbrain_align.alignment.mappings import save_mapping
-from speechbrain_align.alignment.pipeline import align
 from speechbrain_align.dataio.dictionaries import (
     freedict_to_muse,
     pivot_synonyms,
     read_muse_dictionary,
-    split_dictionary,
 )
 from speechbrain_align.dataio.manifest import read_segment_manifest, write_segment_manifest
 from speechbrain_align.dataio.segmentation import equal_chunks
 from speechbrain_align.dataio.vectors import load_embeddings, save_embeddings
-from speechbrain_align.evaluation.crossmodal import cluster_space, evaluate_space, label_space
+from speechbrain_align.evaluation.crossmodal import cluster_space, label_space
 from speechbrain_align.speech.units import read_assignment
 from speechbrain_align.speech.wordtypes import (
     average_by_label,
@@ -260,91 +258,6 @@ def transcript_space(paths, test_rows, skipgram, seed=0):
                                         source="spoken transcripts")
     items = [(r["word"], r["word"]) for r in test_rows]  # unknown words count as skipped
     return dataclasses.replace(label_space("T", types, None, []), test_queries=types, test_items=items)
-
-
-def _capped(hp, space, text):
-    """Alignment settings with frequency cuts capped by the vocabularies."""
-    hp = dict(hp)
-    smallest = min(len(space.types), len(text))
-    for key in ("max_rank", "dico_max_rank", "criterion_words", "init_vocab", "vocab_cutoff"):
-        if key in hp:
-            hp[key] = min(hp[key], smallest)
-    return hp
-
-
-def _metrics(task_result):
-    """Keep the numbers of a task result that the tables show."""
-    keep = ("n_items", "n_scored", "n_skipped", "skipped_no_query", "skipped_no_gold")
-    out = {k: task_result[k] for k in keep if k in task_result}
-    out.update({k: v for k, v in task_result.items() if "_P@" in k or k.startswith("n_top")
-                or k.startswith("n_ranks")})
-    return out
-
-
-def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
-    """Align every speech space to every text space and score it.
-
-    Every space gets the supervised mapping; those named in
-    ``hp["unsupervised_rows"]`` (all when absent) also every method of
-    ``hp["unsupervised_methods"]``. ``unsupervised_rows`` is a list of rows,
-    or a mapping row -> number of restarts (runs from successive seeds, the
-    best unsupervised criterion kept). ``run_opts`` (SpeechBrain run options,
-    e.g. ``{"device": "cuda:0"}``) go to the adversarial Brain. Returns
-    ``{task: {row: {condition: metrics}}}``.
-    """
-    unsupervised = hp.get("unsupervised_rows", list(spaces))
-    steps = hp["alignment"]["normalize"]
-    en_es = lexicon["en_es"]
-    train_es, test_es = split_dictionary(en_es, test_size=hp["translation_test_fraction"], seed=hp["seed"])
-    results = {"classification": {}, "synonyms": {}, "translation": {}, "word_types": {}}
-    log = {}
-    for name, space in spaces.items():
-        for cond, text in texts.items():
-            foreign = cond == "es"
-            methods = ["supervised"]
-            settings = _capped(hp["alignment"], space, text)
-            if name in unsupervised:
-                methods += list(hp["unsupervised_methods"])
-                if isinstance(unsupervised, dict):
-                    settings["restarts"] = int(unsupervised[name])
-            for method in methods:
-                row = f"{name}*" if method == "supervised" else f"{name} ({method})"
-                if method == "supervised":
-                    if foreign:
-                        pairs = [
-                            (k, d) for k, d in space.translation_pairs(train_es)
-                            if d in text.index and k in space.types.index
-                        ]
-                    else:
-                        pairs = space.label_dictionary(text.index)
-                    if not pairs:
-                        logger.warning("%s/%s: no supervised pair; row skipped", row, cond)
-                        continue
-                else:
-                    pairs = None
-                folder = os.path.join(out, "alignment", f"{name}_{cond}_{method}")
-                start = time.time()
-                w, info = align(
-                    space.types, text, method=method, hparams=settings,
-                    train_pairs=pairs, seed=hp["seed"], output_folder=folder,
-                    names=(f"speech {name}", f"text {cond}"), run_opts=run_opts,
-                )
-                save_mapping(w, os.path.join(folder, "mapping.npy"))
-                scores = evaluate_space(
-                    space, text, w, steps,
-                    synonyms=None if foreign else lexicon["synonyms"],
-                    dictionary=test_es if foreign else None,
-                )
-                for task, res in scores.items():
-                    results[task].setdefault(row, {})[cond] = _metrics(res)
-                log[f"{row}/{cond}"] = {
-                    "criterion": info.get("criterion"), "seconds": round(time.time() - start, 1),
-                    "restarts": info.get("restarts"),
-                    "train_pairs": len(pairs) if pairs else 0,
-                }
-                logger.info("%s / %s: %s", row, cond, {t: _metrics(r) for t, r in scores.items()})
-    write_json(os.path.join(out, "alignment_log.json"), log)
-    return results
 
 
 def export_inference_space(out, spaces, texts, row="supervised"):

@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # recipes/Bible, for bible_prepare
 from speechbrain_align.dataio.manifest import read_segment_manifest  # noqa: E402
 from speechbrain_align.evaluation import experiment as exp  # noqa: E402
 from speechbrain_align.evaluation import experiment_report as report  # noqa: E402
+from speechbrain_align.evaluation.alignment_grid import align_all  # noqa: E402
 from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_main  # noqa: E402
 
 logger = logging.getLogger("experiment")
@@ -162,7 +163,7 @@ def main(argv):
             )
     with timer("alignment + evaluation"):
         spaces = exp.speech_spaces(paths, out, hp)
-        results = exp.align_all(spaces, texts, lexicon, hp, out, run_opts)
+        results = align_all(spaces, texts, lexicon, hp, out, run_opts)
         if hp.get("run_classifier", True):
             results.update(report.classifier_rows(os.path.join(out, "classifier")))
     with timer("diagnostics"):

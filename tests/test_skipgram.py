@@ -1,5 +1,6 @@
 """Tests for speechbrain_align.text.skipgram."""
 
+import json
 import os
 import random
 import subprocess
@@ -94,33 +95,44 @@ def test_cli_reports_missing_corpus(tmp_path, capsys):
     assert "not a regular file" in capsys.readouterr().err
 
 
-def test_recipe_hparams_on_user_text(tmp_path):
-    from hyperpyyaml import load_hyperpyyaml
-
-    from speechbrain_align.dataio.text import TextCorpusError
-
+def _recipe(overrides):
+    """Run recipes/Bible/text_vectors/train.py; return the finished process."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    yaml_path = os.path.join(repo, "recipes", "Bible", "text_vectors", "hparams", "skipgram.yaml")
+    cmd = [sys.executable, os.path.join(repo, "recipes", "Bible", "text_vectors", "train.py"),
+           os.path.join(repo, "recipes", "Bible", "text_vectors", "hparams", "skipgram.yaml")]
+    cmd += [f"--{k}={v}" for k, v in overrides.items()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_recipe_on_user_text(tmp_path):
     text = tmp_path / "my.txt"
     text.write_text("\n".join(" ".join(s).title() + "." for s in synthetic_sentences(300)),
                     encoding="utf-8")
     overrides = {
-        "data_folder": str(tmp_path / "data"), "output_folder": str(tmp_path / "out"),
-        "text_file": str(text), "corpus": str(tmp_path / "data" / "my.tok.txt"),
-        "dim": 8, "min_count": 1, "epochs": 2, "threads": 1, "probe_words": ["cat"],
+        "data_folder": tmp_path / "data", "output_folder": tmp_path / "out",
+        "text_file": text, "corpus": tmp_path / "data" / "my.tok.txt",
+        "dim": 8, "min_count": 1, "epochs": 2, "threads": 1, "probe_words": "[cat]",
     }
-    with open(yaml_path, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    assert hparams["window"] == 5 and hparams["sword_module"] == "engWEB2015eb"
-    summary = S.run_from_hparams(hparams)
+    proc = _recipe(overrides)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     emb = read_vec(tmp_path / "out" / "vectors.vec")
-    assert summary["words"] == len(emb) == 12 and emb.dim == 8
-    assert (tmp_path / "out" / "summary.json").exists()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["words"] == len(emb) == 12 and emb.dim == 8 and not summary["reused"]
     assert (tmp_path / "data" / "my.tok.txt").read_text().startswith(
         " ".join(synthetic_sentences(1)[0])
     )
     assert len(summary["neighbours"]["cat"]) == 5
+    # the same vectors as the library's train_skipgram with these settings
+    direct = S.train_skipgram(tmp_path / "data" / "my.tok.txt", dim=8, min_count=1, epochs=2,
+                              workers=1, seed=1234)
+    assert direct.words == emb.words and np.allclose(direct.vectors, emb.vectors, atol=1e-6)
+    # a rerun with the same settings reuses them; another setting retrains
+    assert _recipe(overrides).returncode == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["reused"]
+    assert _recipe(dict(overrides, epochs=3)).returncode == 0
+    assert not json.loads((tmp_path / "out" / "summary.json").read_text())["reused"]
+    # a bad corpus: one clear error naming the file and line, no traceback
     text.write_bytes(b"\xff\n")
-    hparams["corpus"] = str(tmp_path / "data" / "other.txt")
-    with pytest.raises(TextCorpusError, match="my.txt:1"):
-        S.run_from_hparams(hparams)
+    proc = _recipe(dict(overrides, corpus=tmp_path / "data" / "other.txt"))
+    assert proc.returncode != 0 and "my.txt:1" in proc.stderr
+    assert "Traceback" not in proc.stderr

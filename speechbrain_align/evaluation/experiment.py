@@ -49,7 +49,6 @@ from speechbrain_align.speech.wordtypes import (
     kmeans_types,
     write_assignment,
 )
-from speechbrain_align.text.skipgram import train_skipgram
 from speechbrain_align.utils.files import already_prepared, atomic_write, mark_prepared, write_json
 
 logger = logging.getLogger(__name__)
@@ -88,27 +87,6 @@ def corpus_paths(data_folder):
     paths = {f"{split}_csv": os.path.join(speech, f"{split}.csv") for split in ("train", "valid", "test")}
     paths.update({cond: os.path.join(text, name) for cond, name in TEXT_CORPORA.items()})
     return paths
-
-
-def text_vectors(paths, out, hp):
-    """Skip-gram vectors for the three text corpora; returns {condition: Embeddings}.
-
-    Settings: ``hp["skipgram"]`` (the experiment's one set of skip-gram
-    settings), ``hp["text_workers"]`` threads and ``hp["seed"]``.
-    """
-    opts = dict(hp["skipgram"], workers=hp.get("text_workers", 2), seed=hp["seed"])
-    texts = {}
-    for cond in TEXT_CORPORA:
-        vec = os.path.join(out, "text_vectors", f"{cond}.vec")
-        stamp = dict(opts, corpus=paths[cond], size=os.path.getsize(paths[cond]))
-        if already_prepared([vec], stamp):
-            texts[cond] = load_embeddings(vec)
-        else:
-            texts[cond] = train_skipgram(paths[cond], **opts)
-            save_embeddings(texts[cond], vec)
-            mark_prepared([vec], stamp)
-        logger.info("text vectors %s: %d words", cond, len(texts[cond]))
-    return texts
 
 
 def dictionaries(out, texts):

@@ -41,6 +41,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.dirname(HERE))  # recipes/Bible, for bible_prepare
 
 from speechbrain_align.dataio.manifest import read_segment_manifest  # noqa: E402
+from speechbrain_align.dataio.vectors import load_embeddings  # noqa: E402
 from speechbrain_align.evaluation import experiment as exp  # noqa: E402
 from speechbrain_align.evaluation import experiment_report as report  # noqa: E402
 from speechbrain_align.evaluation.alignment_grid import align_all  # noqa: E402
@@ -100,7 +101,17 @@ def main(argv):
         )
     paths = exp.corpus_paths(hp["data_folder"])
     with timer("text vectors + dictionaries"):
-        texts = exp.text_vectors(paths, out, hp)
+        texts = {}
+        for cond in exp.TEXT_CORPORA:
+            vectors = os.path.join(out, "text_vectors", f"{cond}.vec")
+            run_recipe(
+                "recipes/Bible/text_vectors/train.py", hp["text_vectors_hparams"],
+                dict(hp["skipgram"], corpus=paths[cond], skip_prep=True, vectors=vectors,
+                     threads=hp["text_workers"], seed=hp["seed"], probe_words=[],
+                     output_folder=os.path.join(out, "text_vectors", cond)),
+                os.path.join(out, "logs", f"text_vectors_{cond}.log"),
+            )
+            texts[cond] = load_embeddings(vectors)
         lexicon = exp.dictionaries(out, texts)
     manifests = os.path.join(out, "manifests")
     all_csv = exp.spoken_manifest(paths, manifests)

@@ -15,7 +15,8 @@ text space (``--corpus oracle``), then:
 A run succeeds when its CSLS P@1 reaches ``--success`` (0.8) times A*'s.
 Writes ``stability.json`` and ``stability.md`` to ``--out``. Each finished
 run is kept in ``stability_runs.json`` with a fingerprint of its inputs
-(both spaces, the method's settings); a rerun with the same inputs skips it.
+(both spaces, the method's settings, the test pairs); a rerun with the same
+inputs skips it.
 
 With ``--corpus oracle`` the experiment's own alignment settings (the
 ``alignment`` block of ``--hparams``) are used, A* is trained on every
@@ -59,9 +60,11 @@ VECMAP = {"init_vocab": 2000, "vocab_cutoff": 2000, "stochastic_interval": 5,
           "n_refinement": 5}
 
 
-def fingerprint(src, tgt, method, settings):
-    """A digest of what a run depends on: both spaces and the method's settings."""
+def fingerprint(src, tgt, method, settings, test_pairs):
+    """A digest of what a run's figures depend on: both spaces, the method's
+    settings and the test pairs it is scored on."""
     digest = hashlib.sha1()
+    digest.update(np.ascontiguousarray(test_pairs, dtype=np.int64).tobytes())
     for space in (src, tgt):
         digest.update("\n".join(space.words).encode("utf-8"))
         digest.update(np.ascontiguousarray(space.vectors, dtype=np.float32).tobytes())
@@ -223,7 +226,7 @@ def main(argv=None):
     runs_file = os.path.join(args.out, "stability_runs.json")
     done, runs = finished_runs(runs_file), []
     for method in args.methods.split(","):
-        key = fingerprint(src, tgt, method, settings[method])
+        key = fingerprint(src, tgt, method, settings[method], test)
         for seed in range(args.seeds):
             res = done.get((key, seed))
             if res is not None:

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import torch
 
 from speechbrain_align.alignment.synthetic import synthetic_pair
 from speechbrain_align.dataio.vectors import Embeddings
@@ -31,8 +32,13 @@ def test_workers_give_the_results_of_one_process(tmp_path):
     spaces, texts, lexicon = _grid()
     hp = {"seed": 1, "alignment": SETTINGS, "unsupervised_rows": {"A": 1},
           "unsupervised_methods": ["adversarial", "vecmap"], "translation_test_fraction": 0.5}
-    one = align_all(spaces, texts, lexicon, dict(hp, alignment_workers=1), str(tmp_path / "one"))
-    two = align_all(spaces, texts, lexicon, dict(hp, alignment_workers=2), str(tmp_path / "two"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as run_experiment.py; the workers get one thread too
+    try:
+        one = align_all(spaces, texts, lexicon, dict(hp, alignment_workers=1), str(tmp_path / "one"))
+        two = align_all(spaces, texts, lexicon, dict(hp, alignment_workers=2), str(tmp_path / "two"))
+    finally:
+        torch.set_num_threads(threads)
     assert one == two
     rows = set(one["classification"])
     assert rows == {"A*", "A (adversarial)", "A (vecmap)"}

@@ -44,8 +44,7 @@ def _metrics(task_result):
 
 
 def _align_job(job):
-    """One alignment run of the grid (a worker process's task): mapping and its log."""
-    torch.set_num_threads(1)
+    """One alignment run of the grid (here, or as a worker process's task): mapping and its log."""
     start = time.time()
     w, info = align(job["src"], job["tgt"], method=job["method"], hparams=job["settings"],
                     train_pairs=job["pairs"], seed=job["seed"], output_folder=job["folder"],
@@ -108,15 +107,17 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
     train_es, test_es = split_dictionary(en_es, test_size=hp["translation_test_fraction"], seed=hp["seed"])
     jobs = _alignment_jobs(spaces, texts, hp, out, train_es, run_opts)
     workers = int(hp.get("alignment_workers", 1))
-    with contextlib.ExitStack() as stack:
-        pool = None
-        if workers > 1:
-            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn")))
-        # unsupervised runs go to the pool (adversarial first: the longest);
-        # the supervised ones (seconds each) run here meanwhile
+    # unsupervised runs go to the pool (adversarial first: the longest), its
+    # workers with one thread as this process; the supervised ones (seconds
+    # each) run here meanwhile
+    pool = contextlib.nullcontext()
+    if workers > 1:
+        pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=torch.set_num_threads, initargs=(1,))
+    with pool:
         pending = {}
-        if pool is not None:
+        if workers > 1:
             for i in sorted((i for i, j in enumerate(jobs) if j["method"] != "supervised"),
                             key=lambda i: jobs[i]["method"] != "adversarial"):
                 pending[i] = pool.submit(_align_job, jobs[i])

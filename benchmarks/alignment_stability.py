@@ -45,7 +45,7 @@ import torch
 from speechbrain_align.alignment.mappings import dictionary_indices, evaluate_mapping
 from speechbrain_align.alignment.pipeline import align
 from speechbrain_align.dataio.dictionaries import split_dictionary
-from speechbrain_align.dataio.vectors import Embeddings, load_binary, save_binary
+from speechbrain_align.dataio.vectors import load_binary, save_binary
 from speechbrain_align.utils.files import atomic_write, write_json
 
 logger = logging.getLogger("alignment_stability")

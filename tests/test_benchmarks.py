@@ -4,8 +4,6 @@ import logging
 import os
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 import alignment_stability  # noqa: E402
 

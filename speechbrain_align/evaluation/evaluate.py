@@ -24,8 +24,6 @@ import logging
 import os
 import sys
 
-import numpy as np
-
 from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.alignment.mappings import AlignmentError, load_mapping
 from speechbrain_align.dataio.dictionaries import (

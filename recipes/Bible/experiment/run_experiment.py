@@ -27,7 +27,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 
 # Small dense algebra (50-d SVDs, 4000x4000 similarity products) runs fastest on
 # one BLAS thread; OpenBLAS's default thread pool made a 50x50 SVD 25x slower

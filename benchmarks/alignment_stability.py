@@ -18,8 +18,9 @@ run is kept in ``stability_runs.json`` with a fingerprint of its inputs
 (both spaces, the method's settings, the test pairs); a rerun with the same
 inputs skips it.
 
-With ``--corpus oracle`` the experiment's own alignment settings (the
-``alignment`` block of ``--hparams``) are used, A* is trained on every
+Every run is the alignment recipe's YAML (``recipes/TextToText/alignment``)
+with overrides. With ``--corpus oracle`` the experiment's own (its
+``alignment_hparams`` and ``alignment_overrides`` in ``--hparams``) are used, A* is trained on every
 shared word (as the experiment's T*) and P@1 is measured on the 500 most
 frequent T types, the experiment's top-500 type column.
 
@@ -37,6 +38,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -46,23 +48,31 @@ from speechbrain_align.alignment.mappings import dictionary_indices, evaluate_ma
 from speechbrain_align.alignment.pipeline import align
 from speechbrain_align.dataio.dictionaries import split_dictionary
 from speechbrain_align.dataio.vectors import load_binary, save_binary
+from speechbrain_align.utils.errors import load_recipe_hparams
 from speechbrain_align.utils.files import atomic_write, write_json
 
 logger = logging.getLogger("alignment_stability")
 
-# Small-scale settings (CPU, a few thousand words).
-ADVERSARIAL = {
-    "n_epochs": 6, "epoch_size": 500, "batch_size": 32, "dis_steps": 5, "max_rank": 1000,
-    "dis_hidden": 256, "n_refinement": 5, "log_file": False,
-    "map_orthogonalize": "svd", "map_lr": 1.0,
-}
-VECMAP = {"init_vocab": 2000, "vocab_cutoff": 2000, "stochastic_interval": 5,
-          "n_refinement": 5}
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE_HPARAMS = {m: f"recipes/TextToText/alignment/hparams/{f}.yaml" for m, f in
+                  (("adversarial", "muse"), ("vecmap", "vecmap"), ("supervised", "supervised"))}
+# Overrides of the recipe's YAMLs for the text corpora (CPU, a few thousand words)
+ADVERSARIAL = {"n_epochs": 6, "epoch_size": 500, "max_rank": 1000, "dis_hidden": 256}
+VECMAP = {"init_vocab": 2000, "vocab_cutoff": 2000, "stochastic_interval": 5}
+
+
+def aligned(src, tgt, files, method, overrides, seed, train_pairs=None):
+    """One run of ``method``: the recipe YAML ``files[method]`` with ``overrides``
+    (checkpoints in a temporary folder)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hp = load_recipe_hparams(os.path.join(REPO, files[method]), dict(
+            overrides, src_vec="-", tgt_vec="-", emb_dim=src.dim, seed=seed, output_folder=tmp))
+        return align(src, tgt, hp, train_pairs=train_pairs)
 
 
 def fingerprint(src, tgt, method, settings, test_pairs):
     """A digest of what a run's figures depend on: both spaces, the method's
-    settings and the test pairs it is scored on."""
+    settings (its YAML and overrides) and the test pairs it is scored on."""
     digest = hashlib.sha1()
     digest.update(np.ascontiguousarray(test_pairs, dtype=np.int64).tobytes())
     for space in (src, tgt):
@@ -118,18 +128,18 @@ def skipgram_spaces(corpus, out, vocab, dim, seed=1234):
 
 
 def oracle_spaces(experiment, condition, hparams_file):
-    """The oracle T, a text space of a finished experiment, and its alignment settings
-    (the same for both methods, ``log_file`` off)."""
+    """The oracle T, a text space of a finished experiment, and its alignment
+    YAMLs and overrides per method."""
     from hyperpyyaml import load_hyperpyyaml
 
     from speechbrain_align.dataio.vectors import load_embeddings
 
     with open(hparams_file, encoding="utf-8") as handle:
         hp = load_hyperpyyaml(handle)
-    settings = dict(hp["alignment"], log_file=False)
     src = load_embeddings(os.path.join(experiment, "spaces", "T.vec")).sorted_by_count()
     tgt = load_embeddings(os.path.join(experiment, "text_vectors", f"{condition}.vec"))
-    return src, tgt.sorted_by_count(), {"adversarial": settings, "vecmap": dict(settings)}
+    return (src, tgt.sorted_by_count(), dict(hp["alignment_hparams"]),
+            {m: dict(hp["alignment_overrides"][m] or {}) for m in RECIPE_HPARAMS})
 
 
 def identity_pairs(src, tgt):
@@ -199,7 +209,7 @@ def main(argv=None):
         src, tgt, _ = synthetic_pair(args.vocab, args.dim, noise=0.05)
         src, tgt = src.sorted_by_count(), tgt.sorted_by_count()
     elif args.corpus == "oracle":
-        src, tgt, settings = oracle_spaces(args.experiment, args.condition, args.hparams)
+        src, tgt, files, settings = oracle_spaces(args.experiment, args.condition, args.hparams)
     else:
         src, tgt = skipgram_spaces(args.corpus, args.out, args.vocab, args.dim)
     pairs = identity_pairs(src, tgt)
@@ -214,26 +224,29 @@ def main(argv=None):
                 len(src), len(tgt), len(pairs), len(train), len(test))
 
     start = time.time()
-    w, log = align(src, tgt, "supervised", {}, train_pairs=train)
+    if args.corpus != "oracle":
+        files, settings = RECIPE_HPARAMS, {"adversarial": ADVERSARIAL, "vecmap": VECMAP,
+                                           "supervised": {}}
+    w, log = aligned(src, tgt, files, "supervised", settings["supervised"], 0, train)
     sup = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
     sup["seconds"] = time.time() - start
     logger.info("A*: %s", sup)
 
-    if args.corpus != "oracle":
-        settings = {"adversarial": ADVERSARIAL, "vecmap": VECMAP}
     settings = {"adversarial": {**settings["adversarial"], **json.loads(args.adversarial)},
                 "vecmap": {**settings["vecmap"], **json.loads(args.vecmap)}}
     runs_file = os.path.join(args.out, "stability_runs.json")
     done, runs = finished_runs(runs_file), []
     for method in args.methods.split(","):
-        key = fingerprint(src, tgt, method, settings[method], test)
+        with open(os.path.join(REPO, files[method]), encoding="utf-8") as handle:
+            yaml_text = handle.read()  # the recipe YAML is part of the settings
+        key = fingerprint(src, tgt, method, [yaml_text, settings[method]], test)
         for seed in range(args.seeds):
             res = done.get((key, seed))
             if res is not None:
                 logger.info("seed %d of %s: finished earlier, kept", seed, method)
             else:
                 start = time.time()
-                w, log = align(src, tgt, method, settings[method], seed=seed)
+                w, log = aligned(src, tgt, files, method, settings[method], seed)
                 res = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
                 res.update(method=method, seed=seed, seconds=time.time() - start,
                            criterion=log["criterion"], fingerprint=key)

@@ -32,9 +32,17 @@ from speechbrain_align.dataio.dictionaries import (
     split_dictionary,
 )
 from speechbrain_align.dataio.vectors import Embeddings, write_vec
+from speechbrain_align.utils.errors import load_recipe_hparams
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "TextToText" / "alignment"
+YAML = {"adversarial": "muse.yaml", "vecmap": "vecmap.yaml", "supervised": "supervised.yaml"}
+
+
+def _hparams(method, folder, dim, **overrides):
+    """The recipe's YAML for ``method`` with ``overrides`` (as the recipe and the experiment load it)."""
+    return load_recipe_hparams(RECIPE / "hparams" / YAML[method], dict(
+        overrides, src_vec="-", tgt_vec="-", emb_dim=dim, output_folder=str(folder)))
 
 
 def _rotation(dim, seed):
@@ -97,18 +105,19 @@ def test_criterion_higher_for_true_mapping_than_random(easy_pair):
     assert true > 0.95 and true > rand + 0.2
 
 
-def test_supervised_solves_easy_pair_and_test_is_held_out(easy_pair):
+def test_supervised_solves_easy_pair_and_test_is_held_out(easy_pair, tmp_path):
     src, tgt, _, gold = easy_pair
     gold_words = [(src.words[i], tgt.words[j]) for i, j in gold]
     train, test = (dictionary_indices(part, src.words, tgt.words)
                    for part in split_dictionary(gold_words, 0.5, seed=0))
     assert not set(train[:, 0]) & set(test[:, 0])
-    w, log = align(src, tgt, "supervised", train_pairs=train)
+    hp = _hparams("supervised", tmp_path, 20)
+    w, log = align(src, tgt, hp, train_pairs=train)
     res = evaluate_mapping(src.vectors, tgt.vectors, w, test, log["normalize"])
     assert res["nn_p@1"] > 0.95 and res["csls_p@1"] > 0.95
     # word pairs work too with Embeddings inputs
     words = [(src.words[i], tgt.words[j]) for i, j in train]
-    w2, _ = align(src, tgt, "supervised", train_pairs=words)
+    w2, _ = align(src, tgt, hp, train_pairs=words)
     assert np.allclose(w, w2, atol=1e-5)
 
 
@@ -126,9 +135,10 @@ def test_refinement_solves_easy_pair_from_rough_start(easy_pair):
     assert log[-1]["criterion"] >= log[0]["criterion"]
 
 
-def test_vecmap_solves_easy_pair(easy_pair):
+def test_vecmap_solves_easy_pair(easy_pair, tmp_path):
     src, tgt, _, gold = easy_pair
-    w, log = align(src, tgt, "vecmap", {"stochastic_interval": 3, "n_refinement": 2}, seed=1)
+    w, log = align(src, tgt, _hparams("vecmap", tmp_path, 20, stochastic_interval=3,
+                                      n_refinement=2, seed=1))
     res = evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])
     assert res["csls_p@1"] > 0.95
     assert log["self_learning"]["iterations"] > 3
@@ -136,9 +146,10 @@ def test_vecmap_solves_easy_pair(easy_pair):
 
 def _tiny_adversarial(folder, n_epochs):
     src, tgt, _ = synthetic_pair(300, 8, noise=0.02, n_clusters=10, seed=0)
-    hp = {"n_epochs": n_epochs, "epoch_size": 15, "batch_size": 16, "dis_steps": 2,
-          "max_rank": 200, "dis_hidden": 16, "n_refinement": 1, "criterion_words": 200}
-    return align(src, tgt, "adversarial", hp, seed=0, output_folder=str(folder))
+    hp = _hparams("adversarial", folder, 8, n_epochs=n_epochs, epoch_size=15, batch_size=16,
+                  dis_steps=2, max_rank=200, dis_hidden=16, n_refinement=1,
+                  criterion_words=200, seed=0)
+    return align(src, tgt, hp)
 
 
 def test_adversarial_brain_runs_checkpoints_and_resumes(tmp_path):
@@ -153,7 +164,7 @@ def test_adversarial_brain_runs_checkpoints_and_resumes(tmp_path):
     # "killed" after epoch 1: a rerun with a 3-epoch budget continues at epoch 2
     _, log2 = _tiny_adversarial(tmp_path, n_epochs=3)
     assert [e["epoch"] for e in log2["adversarial"]["epochs"]] == [2, 3]
-    lines = (tmp_path / "adversarial_log.txt").read_text().splitlines()
+    lines = (tmp_path / "train_log.txt").read_text().splitlines()
     assert [line.split(",")[0] for line in lines] == ["epoch: 1", "epoch: 2", "epoch: 3"]
     best = max(e["criterion"] for e in log2["adversarial"]["epochs"] + epochs)
     assert log2["adversarial"]["best_criterion"] == pytest.approx(best)
@@ -166,8 +177,8 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(AlignmentError, match=r"a\.vec has dimension 2 but .*b\.vec has dimension 3"):
         load_vector_pair(a, b)
     with pytest.raises(AlignmentError, match=r"src\.vec: vocabulary of 50 words .* max_rank=100"):
-        align(np.random.rand(50, 4), np.random.rand(60, 4), "adversarial", {"max_rank": 100},
-              names=("src.vec", "tgt.vec"))
+        align(np.random.rand(50, 4), np.random.rand(60, 4),
+              _hparams("adversarial", tmp_path / "o", 4, max_rank=100), names=("src.vec", "tgt.vec"))
     dico = tmp_path / "d.txt"
     dico.write_text("p\tq\nr\ts\n")
     with pytest.raises(AlignmentError, match=r"d\.txt: no pair has both words"):
@@ -175,10 +186,14 @@ def test_bad_inputs_are_named(tmp_path):
     dico.write_text("x\ty\nonly-one\n")
     with pytest.raises(DictionaryError, match=r"d\.txt:2: expected"):
         read_muse_dictionary(dico)
+    supervised = _hparams("supervised", tmp_path / "o", 3)
     with pytest.raises(AlignmentError, match="method"):
-        align(np.eye(3), np.eye(3), "magic")
+        align(np.eye(3), np.eye(3), dict(supervised, method="magic"))
     with pytest.raises(AlignmentError, match="train_pairs"):
-        align(np.eye(3), np.eye(3), "supervised")
+        align(np.eye(3), np.eye(3), supervised)
+    # a dict without a key the method reads: named, no default stands in
+    with pytest.raises(AlignmentError, match="method vecmap needs .*init_vocab"):
+        align(np.eye(3), np.eye(3), dict(supervised, method="vecmap"))
     bad = tmp_path / "m.npy"
     bad.write_text("not numpy")
     with pytest.raises(AlignmentError, match=r"m\.npy"):
@@ -262,33 +277,44 @@ def test_batch_sampler_epochs_do_not_repeat_batches():
     assert torch.equal(later, sampler[7919]["src"])  # still deterministic
 
 
-def test_restarts_keep_the_run_with_the_best_criterion():
+def test_recipe_restarts_keep_the_run_with_the_best_criterion(tmp_path):
     src, tgt, _ = synthetic_pair(300, 8, noise=0.02, n_clusters=10, seed=0)
-    hp = {"n_epochs": 1, "epoch_size": 10, "batch_size": 16, "dis_steps": 2, "max_rank": 200,
-          "dis_hidden": 16, "n_refinement": 0, "criterion_words": 200, "log_file": False,
-          "restarts": 3}
-    w, log = align(src, tgt, "adversarial", hp, seed=5)
+    write_vec(src, tmp_path / "src.vec")
+    write_vec(tgt, tmp_path / "tgt.vec")
+    common = [f"--src_vec={tmp_path / 'src.vec'}", f"--tgt_vec={tmp_path / 'tgt.vec'}",
+              "--n_epochs=1", "--epoch_size=10", "--batch_size=16", "--dis_steps=2",
+              "--max_rank=200", "--dis_hidden=16", "--n_refinement=0", "--criterion_words=200"]
+    _run_recipe("muse.yaml", *common, "--seed=5", "--restarts=3",
+                f"--output_folder={tmp_path / 'r'}")
+    log = json.loads((tmp_path / "r" / "log.json").read_text())
     crits = [r["criterion"] for r in log["restarts"]]
     assert [r["seed"] for r in log["restarts"]] == [5, 6, 7]
     assert len(set(np.round(crits, 6))) > 1  # the restarts did differ
     assert log["criterion"] == pytest.approx(max(crits), abs=1e-6)
     assert log["seed"] == 5 + int(np.argmax(crits))
-    single, _ = align(src, tgt, "adversarial", dict(hp, restarts=1), seed=log["seed"])
-    np.testing.assert_allclose(single, w, atol=1e-6)
+    assert (tmp_path / "r" / "restart2" / "train_log.txt").exists()
+    # the kept run is the single run from its seed (each restart reloads the YAML)
+    _run_recipe("muse.yaml", *common, f"--seed={log['seed']}",
+                f"--output_folder={tmp_path / 'single'}")
+    np.testing.assert_allclose(np.load(tmp_path / "single" / "mapping.npy"),
+                               np.load(tmp_path / "r" / "mapping.npy"), atol=1e-6)
 
 
-def test_adversarial_recovers_a_known_rotation(easy_pair):
+def test_adversarial_recovers_a_known_rotation(easy_pair, tmp_path):
     src, tgt, q, gold = easy_pair
     hp = {"n_epochs": 5, "epoch_size": 500, "batch_size": 32, "dis_steps": 5, "max_rank": 500,
           "dis_hidden": 128, "map_orthogonalize": "svd", "map_lr": 1.0, "n_refinement": 3,
-          "criterion_words": 500, "dico_max_rank": 500, "log_file": False}
-    w, log = align(src, tgt, "adversarial", hp, seed=0)
+          "criterion_words": 500, "dico_max_rank": 500, "seed": 0}
+    w, log = align(src, tgt, _hparams("adversarial", tmp_path / "a", 20, **hp))
     res = evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])
     assert res["csls_p@1"] > 0.95
     identity = evaluate_mapping(src.vectors, tgt.vectors, np.eye(20), gold, log["normalize"])
     assert identity["csls_p@1"] < 0.2  # the rotation had to be learned
-    # negative control: the same run without adversarial epochs (the refinement
-    # alone, from the untrained mapping) must not find the rotation
-    untrained, ulog = align(src, tgt, "adversarial", dict(hp, n_epochs=0), seed=0)
-    control = evaluate_mapping(src.vectors, tgt.vectors, untrained, gold, ulog["normalize"])
+    # negative control: the same refinement without adversarial epochs (from the
+    # untrained identity mapping) must not find the rotation
+    steps = log["normalize"]
+    x, y = normalize_embeddings(src.vectors, steps), normalize_embeddings(tgt.vectors, steps)
+    untrained, _ = refine(x, y, np.eye(20, dtype=np.float32), n_iters=3, dico_max_rank=500,
+                          criterion_words=500)
+    control = evaluate_mapping(src.vectors, tgt.vectors, untrained, gold, steps)
     assert control["csls_p@1"] < 0.2

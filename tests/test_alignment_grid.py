@@ -1,18 +1,28 @@
 """The experiment's alignment grid: runs in worker processes give the results of one process."""
 import json
+import os
+import sys
 
 import numpy as np
 import torch
 
 from speechbrain_align.alignment.synthetic import synthetic_pair
 from speechbrain_align.dataio.vectors import Embeddings
-from speechbrain_align.evaluation.alignment_grid import align_all
 from speechbrain_align.evaluation.crossmodal import label_space
 
-SETTINGS = {"normalize": ["unit", "center", "unit"], "map_orthogonalize": "svd", "map_lr": 1.0,
-            "n_epochs": 1, "epoch_size": 100, "batch_size": 32, "max_rank": 200,
-            "dis_hidden": 32, "n_refinement": 3, "dico_max_rank": 200, "criterion_words": 200,
-            "init_vocab": 200, "vocab_cutoff": 200, "stochastic_interval": 2, "max_iters": 10}
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
+from alignment_grid import align_all  # noqa: E402
+
+HPARAMS = {m: f"recipes/TextToText/alignment/hparams/{f}.yaml" for m, f in
+           (("adversarial", "muse"), ("vecmap", "vecmap"), ("supervised", "supervised"))}
+REFINE = {"n_refinement": 3, "dico_max_rank": 200, "criterion_words": 200}
+OVERRIDES = {
+    "adversarial": dict(REFINE, map_orthogonalize="svd", map_lr=1.0, n_epochs=1, epoch_size=100,
+                        max_rank=200, dis_hidden=32),
+    "vecmap": dict(REFINE, init_vocab=200, vocab_cutoff=200, stochastic_interval=2, max_iters=10),
+    "supervised": {"criterion_words": 200},
+}
 
 
 def _grid():
@@ -30,7 +40,8 @@ def _grid():
 
 def test_workers_give_the_results_of_one_process(tmp_path):
     spaces, texts, lexicon = _grid()
-    hp = {"seed": 1, "alignment": SETTINGS, "unsupervised_rows": {"A": 1},
+    hp = {"seed": 1, "alignment_hparams": HPARAMS, "alignment_overrides": OVERRIDES,
+          "unsupervised_rows": {"A": 1},
           "unsupervised_methods": ["adversarial", "vecmap"], "translation_test_fraction": 0.5}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as run_experiment.py; the workers get one thread too

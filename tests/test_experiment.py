@@ -30,10 +30,11 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         "--type_min_count=1",
         "--unsupervised_rows=[A, B, F, units, T]",
         "--unsupervised_methods=[adversarial, vecmap]",
-        "--alignment={normalize: [unit, center, unit], map_orthogonalize: svd, map_lr: 1.0, "
+        "--alignment_overrides={adversarial: {map_orthogonalize: svd, map_lr: 1.0, "
         "n_epochs: 1, epoch_size: 20, max_rank: 50, dis_hidden: 32, n_refinement: 1, "
+        "dico_max_rank: 100, criterion_words: 100}, vecmap: {n_refinement: 1, "
         "dico_max_rank: 100, criterion_words: 100, init_vocab: 100, vocab_cutoff: 100, "
-        "stochastic_interval: 2, max_iters: 10}",
+        "stochastic_interval: 2, max_iters: 10}, supervised: {criterion_words: 100}}",
     ]
     cmd = [sys.executable, "recipes/Bible/experiment/run_experiment.py",
            "recipes/Bible/experiment/hparams/default.yaml"] + overrides

@@ -23,7 +23,8 @@ def _load(name):
 def test_same_keys_as_default(name):
     default, other = _load("default.yaml"), _load(name)
     assert sorted(other) == sorted(default)
-    assert sorted(other["alignment"]) == sorted(default["alignment"])
+    for method, overrides in default["alignment_overrides"].items():
+        assert sorted(other["alignment_overrides"][method]) == sorted(overrides), method
     assert sorted(other["skipgram"]) == sorted(default["skipgram"])
 
 
@@ -35,3 +36,22 @@ def test_unsupervised_rows_and_recipes_exist(name):
     root = os.path.join(HPARAMS, "..", "..", "..", "..")
     for key in ("speech2vec_hparams", "awe_hparams", "units_hparams", "classifier_hparams"):
         assert os.path.isfile(os.path.join(root, hp[key])), (name, key)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_alignment_overrides_are_keys_of_the_recipe_yamls(name, tmp_path):
+    """Every alignment run loads its recipe YAML with these overrides: a typo would
+    only fail in the alignment stage, after every training stage had run."""
+    from speechbrain_align.utils.errors import load_recipe_hparams
+
+    hp = _load(name)
+    root = os.path.join(HPARAMS, "..", "..", "..", "..")
+    assert set(hp["alignment_overrides"]) == set(hp["alignment_hparams"]) >= set(
+        hp["unsupervised_methods"]) | {"supervised"}
+    for method, overrides in hp["alignment_overrides"].items():
+        loaded = load_recipe_hparams(
+            os.path.join(root, hp["alignment_hparams"][method]),
+            dict(overrides, src_vec="a.vec", tgt_vec="b.vec", output_folder=str(tmp_path / method)))
+        assert loaded["method"] == method
+        for key, value in overrides.items():
+            assert loaded[key] == value, (name, method, key)

@@ -1,7 +1,7 @@
-"""High-level alignment API: ``align(src, tgt, method, hparams)``.
+"""One alignment run: ``align(src, tgt, hparams)`` with settings and objects from a YAML.
 
-Methods
--------
+Methods (``hparams["method"]``)
+-------------------------------
 ``adversarial``
     MUSE: adversarial training (:mod:`.adversarial`) then Procrustes
     refinement (:mod:`.refinement`).
@@ -11,77 +11,55 @@ Methods
 ``supervised``
     Procrustes on a training dictionary (the A* of Chung et al., 2018).
 
-Both spaces are first normalised with the same ``normalize`` steps; the
-returned ``W`` maps normalised source rows: ``normalize(src) @ W.T``.
+``hparams`` is a loaded recipe YAML (``recipes/TextToText/alignment/hparams``):
+every setting comes from it, and the adversarial method uses its objects
+(``mapping``, ``discriminator``, ``checkpointer``...). Nothing here has a
+default of its own. Both spaces are first normalised with the same
+``normalize`` steps; the returned ``W`` maps normalised source rows:
+``normalize(src) @ W.T``.
 """
 
-import copy
 import logging
-import os
-import tempfile
 import time
 
 import numpy as np
-import torch
 
 from speechbrain_align.alignment.criterion import mean_cosine_criterion
 from speechbrain_align.alignment.induction import MODES
+from speechbrain_align.alignment.mappings import AlignmentError, dictionary_indices
 from speechbrain_align.alignment.normalization import as_steps, normalize_embeddings
 from speechbrain_align.alignment.procrustes import procrustes_on_pairs
 from speechbrain_align.alignment.refinement import refine
 from speechbrain_align.alignment.self_learning import self_learning, similarity_init
 from speechbrain_align.dataio.vectors import Embeddings
-from speechbrain_align.alignment.mappings import AlignmentError, dictionary_indices
 from speechbrain_align.retrieval.search import as_matrix
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("adversarial", "vecmap", "supervised")
 
-DEFAULTS = {
-    "normalize": ["unit", "center", "unit"],
-    "csls_k": 10,
-    "criterion_words": 10000,
-    # adversarial
-    "n_epochs": 5,
-    "epoch_size": 2000,
-    "batch_size": 32,
-    "dis_steps": 5,
-    "max_rank": 5000,
-    "smoothing": 0.1,
-    "map_beta": 0.001,
-    "map_orthogonalize": "iterative",
-    "map_init": "identity",
-    "map_lr": 0.1,
-    "dis_lr": 0.1,
-    "lr_decay": 0.98,
-    "lr_shrink": 0.5,
-    "min_lr": 1.0e-6,
-    "dis_hidden": 2048,
-    "dis_layers": 2,
-    "dis_input_dropout": 0.1,
-    "dis_dropout": 0.0,
-    "dis_leaky": 0.2,
-    "dis_clip_weights": 0.0,
-    # refinement
-    "n_refinement": 5,
-    "refinement_patience": None,
-    # unsupervised runs from seeds seed, seed+1, ...; the best unsupervised
-    # criterion wins (a label-free guard against a failed run)
-    "restarts": 1,
-    "dico_max_rank": 15000,
-    "dico_mode": "mutual",
-    "dico_method": "csls",
-    # vecmap
-    "init_vocab": 4000,
-    "init_normalize": ["unit", "center", "unit"],
-    "init_quantiles": None,
-    "vocab_cutoff": 20000,
-    "keep_prob": 0.1,
-    "stochastic_multiplier": 2.0,
-    "stochastic_interval": 50,
-    "threshold": 1.0e-6,
-    "max_iters": 1000,
+# The keys each method reads from its hparams (the recipe YAMLs define them all)
+_COMMON = ("method", "seed", "normalize", "csls_k", "criterion_words")
+_REFINEMENT = ("n_refinement", "refinement_patience", "dico_max_rank", "dico_mode", "dico_method")
+REQUIRED = {
+    "supervised": _COMMON,
+    "adversarial": _COMMON + _REFINEMENT + (
+        "epoch_size", "batch_size", "dis_steps", "max_rank", "smoothing", "map_beta",
+        "map_orthogonalize", "dis_clip_weights", "mapping", "discriminator", "lr_schedule",
+        "epoch_counter", "checkpointer", "map_opt_class", "dis_opt_class", "train_logger",
+    ),
+    "vecmap": _COMMON + _REFINEMENT + (
+        "init_vocab", "init_normalize", "init_quantiles", "vocab_cutoff", "keep_prob",
+        "stochastic_multiplier", "stochastic_interval", "threshold", "max_iters",
+    ),
+}
+
+_CHOICES = {
+    "normalize": ("unit", "center", "unitdim", "none"),
+    "init_normalize": ("unit", "center", "unitdim", "none"),
+    "map_orthogonalize": ("iterative", "svd"),
+    "dico_mode": MODES,
+    "dico_method": ("nn", "csls"),
 }
 
 
@@ -107,47 +85,41 @@ def _pairs_to_indices(pairs, src_words, tgt_words, name="train_pairs"):
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-_CHOICES = {
-    "normalize": ("unit", "center", "unitdim", "none"),
-    "init_normalize": ("unit", "center", "unitdim", "none"),
-    "map_orthogonalize": ("iterative", "svd"),
-    "map_init": ("identity", "random"),
-    "dico_mode": MODES,
-    "dico_method": ("nn", "csls"),
-}
+def check_options(hparams, shapes=None, names=("source", "target")):
+    """Check an alignment run's ``hparams`` before anything is written.
 
-
-def check_options(method, hparams=None, shapes=None, names=("source", "target")):
-    """:data:`DEFAULTS` updated with ``hparams``, after checking them.
-
-    Checks the named choices and, given the ``(rows, dim)`` ``shapes`` of the
-    two spaces, that unsupervised methods get equal dimensions and that the
-    adversarial method's ``max_rank`` fits both vocabularies. Lets a caller
-    validate everything before writing anything (the recipe checks before
-    touching its results folder). Raises :class:`AlignmentError` naming the
-    key or the input.
+    Checks the method, that every key it reads is present (:data:`REQUIRED`),
+    the named choices and, given the ``(rows, dim)`` ``shapes`` of the two
+    spaces, that unsupervised methods get equal dimensions and that the
+    adversarial method's ``max_rank`` fits both vocabularies. Raises
+    :class:`AlignmentError` naming the key or the input.
 
     Example
     -------
-    >>> check_options("vecmap", {"csls_k": 5})["csls_k"]
-    5
+    >>> hp = {"method": "supervised", "seed": 0, "normalize": ["unit"], "csls_k": 10,
+    ...       "criterion_words": 100}
+    >>> check_options(hp)
     >>> try:
-    ...     check_options("vecmap", {"dico_mode": "both"})
+    ...     check_options(dict(hp, normalize=["unit", "whiten"]))
     ... except AlignmentError as err:
     ...     print(err)
-    dico_mode: unknown 'both' (known: s2t, t2s, mutual, union)
+    normalize: unknown 'whiten' (known: unit, center, unitdim, none)
     """
+    method = hparams.get("method")
     if method not in METHODS:
         raise AlignmentError(f"method: unknown {method!r} (known: {', '.join(METHODS)})")
-    hp = copy.copy(DEFAULTS)
-    hp.update(dict(hparams or {}))
+    missing = [key for key in REQUIRED[method] if key not in hparams]
+    if missing:
+        raise AlignmentError(f"hparams: method {method} needs {', '.join(missing)}")
     for key, known in _CHOICES.items():
-        values = as_steps(hp[key]) if key.endswith("normalize") else [hp[key]]
+        if key not in REQUIRED[method]:
+            continue
+        values = as_steps(hparams[key]) if key.endswith("normalize") else [hparams[key]]
         for value in values:
             if value not in known:
                 raise AlignmentError(f"{key}: unknown {value!r} (known: {', '.join(known)})")
     if shapes is None:
-        return hp
+        return
     (n_src, src_dim), (n_tgt, tgt_dim) = shapes
     if method != "supervised" and src_dim != tgt_dim:
         raise AlignmentError(
@@ -156,97 +128,44 @@ def check_options(method, hparams=None, shapes=None, names=("source", "target"))
         )
     if method == "adversarial":
         for name, n in ((names[0], n_src), (names[1], n_tgt)):
-            if n < hp["max_rank"]:
+            if n < hparams["max_rank"]:
                 raise AlignmentError(
                     f"{name}: vocabulary of {n} words is smaller than max_rank="
-                    f"{hp['max_rank']} (the most frequent words the discriminator sees); "
+                    f"{hparams['max_rank']} (the most frequent words the discriminator sees); "
                     f"lower max_rank"
                 )
-    return hp
 
 
-def _given(hp, key, factory):
-    """``hp[key]`` when the hparams provide an object, else ``factory()``."""
-    value = hp.get(key)
-    return factory() if value is None else value
+def _adversarial(src, tgt, hp, run_opts):
+    """Adversarial training with the YAML's mapping, discriminator, optimizers and checkpointer."""
+    from speechbrain_align.alignment.adversarial import AdversarialAligner
 
-
-def _adversarial(src, tgt, hp, seed, output_folder, run_opts):
-    import speechbrain as sb
-
-    from speechbrain_align.alignment.adversarial import AdversarialAligner, PlateauDecay
-    from speechbrain_align.nnet.discriminator import Discriminator
-    from speechbrain_align.nnet.mapping import LinearMapping
-
-    mapping = _given(
-        hp, "mapping", lambda: LinearMapping(src.shape[1], tgt.shape[1], init=hp["map_init"])
-    )
-    discriminator = _given(hp, "discriminator", lambda: Discriminator(
-        tgt.shape[1], hp["dis_hidden"], hp["dis_layers"], hp["dis_input_dropout"],
-        hp["dis_dropout"], hp["dis_leaky"],
-    ))
+    mapping = hp["mapping"]
     if mapping.weight.shape != (tgt.shape[1], src.shape[1]):
         raise AlignmentError(
             f"mapping: weight of shape {tuple(mapping.weight.shape)} does not map "
             f"dimension {src.shape[1]} to {tgt.shape[1]} (check emb_dim)"
         )
-    lr_schedule = _given(hp, "lr_schedule", lambda: PlateauDecay(
-        hp["map_lr"], hp["lr_decay"], hp["lr_shrink"], hp["min_lr"]
-    ))
-    epoch_counter = _given(
-        hp, "epoch_counter", lambda: sb.utils.epoch_loop.EpochCounter(hp["n_epochs"])
-    )
-    save_folder = os.path.join(output_folder, "save")
-    checkpointer = hp.get("checkpointer")
-    if checkpointer is None:
-        from speechbrain_align.utils.checkpoints import SafeCheckpointer
-
-        checkpointer = SafeCheckpointer(
-            save_folder,
-            recoverables={
-                "mapping": mapping, "discriminator": discriminator,
-                "lr_schedule": lr_schedule, "counter": epoch_counter,
-            },
-            log_files=[os.path.join(output_folder, "adversarial_log.txt")],
-        )
-    train_logger = hp.get("train_logger")
-    if train_logger is None and hp.get("log_file", True):
-        train_logger = sb.utils.train_logger.FileTrainLogger(
-            os.path.join(output_folder, "adversarial_log.txt")
-        )
-    brain_hp = dict(hp)
-    brain_hp.update(
-        map_opt_class=hp.get("map_opt_class")
-        or (lambda params: torch.optim.SGD(params, lr=hp["map_lr"])),
-        dis_opt_class=hp.get("dis_opt_class")
-        or (lambda params: torch.optim.SGD(params, lr=hp["dis_lr"])),
-        lr_schedule=lr_schedule,
-        train_logger=train_logger,
-    )
     opts = {"device": "cpu", "noprogressbar": True}
     opts.update(run_opts or {})
     brain = AdversarialAligner(
-        modules={"mapping": mapping, "discriminator": discriminator},
-        hparams=brain_hp, run_opts=opts, checkpointer=checkpointer,
+        modules={"mapping": mapping, "discriminator": hp["discriminator"]},
+        hparams=hp, run_opts=opts, checkpointer=hp["checkpointer"],
     )
-    brain.train_mapping(src, tgt, epoch_counter, hp["epoch_size"], hp["batch_size"],
-                        hp["max_rank"], seed)
+    brain.train_mapping(src, tgt, hp["epoch_counter"], hp["epoch_size"], hp["batch_size"],
+                        hp["max_rank"], hp["seed"])
     best_criterion = brain.load_best()
     return brain.current_mapping(), {"epochs": brain.history, "best_criterion": best_criterion}
 
 
-def align(
-    src_emb,
-    tgt_emb,
-    method="adversarial",
-    hparams=None,
-    train_pairs=None,
-    seed=0,
-    output_folder=None,
-    names=("source", "target"),
-    run_opts=None,
-):
-    """Learn a linear map from the source space to the target space.
+def align(src_emb, tgt_emb, hparams, train_pairs=None, names=("source", "target"),
+          run_opts=None):
+    """Learn a linear map from the source space to the target space: one run.
+
+    Random state: the YAML's ``seed_everything`` seeded the global RNGs when it
+    was loaded, before building its objects; this function does not reseed
+    (runs differ only by the YAML's ``seed``). The adversarial batches and
+    vecmap's stochastic induction draw from generators seeded by ``seed``.
 
     Arguments
     ---------
@@ -254,21 +173,12 @@ def align(
         :class:`~speechbrain_align.dataio.vectors.Embeddings` (sorted here by
         count) or matrices whose rows are already sorted by decreasing
         frequency.
-    method : "adversarial", "vecmap" or "supervised"
-    hparams : dict, optional
-        Overrides of :data:`DEFAULTS` (a loaded YAML works: objects under
-        ``mapping``, ``discriminator``, ``checkpointer``, ``epoch_counter``,
-        ``train_logger``, ``lr_schedule``, ``map_opt_class``,
-        ``dis_opt_class`` are used when present).
+    hparams : dict
+        A loaded alignment YAML: ``method`` and the keys of
+        :data:`REQUIRED` for it.
     train_pairs : list, optional
         For ``supervised``: ``(source, target)`` word pairs (with
         Embeddings inputs) or row-index pairs (with matrices).
-    seed : int
-        Seeds torch and numpy (discriminator init, batches, stochastic
-        dictionary induction).
-    output_folder : str, optional
-        Checkpoints and logs of adversarial training (a temporary folder,
-        removed afterwards, when not given).
     names : (str, str)
         How errors name the two inputs (e.g. their files).
     run_opts : dict, optional
@@ -287,25 +197,21 @@ def align(
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(500, 16)).astype("float32")
     >>> q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
-    >>> w, log = align(x, x @ q.T, "vecmap", {"stochastic_interval": 3, "n_refinement": 1})
+    >>> hp = {"method": "supervised", "seed": 0, "normalize": ["unit", "center", "unit"],
+    ...       "csls_k": 10, "criterion_words": 500}
+    >>> w, log = align(x, x @ q.T, hp, train_pairs=[(i, i) for i in range(100)])
     >>> log["criterion"] > 0.99
     True
     """
-    check_options(method, hparams)
     src, src_words = _embedding_matrix(src_emb, names[0])
     tgt, tgt_words = _embedding_matrix(tgt_emb, names[1])
-    hp = check_options(method, hparams, (src.shape, tgt.shape), names)
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))
+    hp = hparams
+    check_options(hp, (src.shape, tgt.shape), names)
+    method = hp["method"]
     start = time.time()
     src = normalize_embeddings(src, hp["normalize"])
     tgt = normalize_embeddings(tgt, hp["normalize"])
-    log = {"method": method, "seed": seed, "normalize": as_steps(hp["normalize"])}
-    refine_kwargs = dict(
-        dico_max_rank=hp["dico_max_rank"], dico_mode=hp["dico_mode"],
-        dico_method=hp["dico_method"], csls_k=hp["csls_k"], criterion_words=hp["criterion_words"],
-        patience=hp["refinement_patience"],
-    )
+    log = {"method": method, "seed": hp["seed"], "normalize": as_steps(hp["normalize"])}
     if method == "supervised":
         if train_pairs is None:
             raise AlignmentError("train_pairs: the supervised method needs a training dictionary")
@@ -315,38 +221,17 @@ def align(
         w = procrustes_on_pairs(src, tgt, pairs)
         log["train_pairs"] = int(len(pairs))
     else:
-        w, best = None, None
-        for restart in range(max(1, int(hp["restarts"]))):
-            folder = output_folder
-            if output_folder is not None and restart:
-                folder = os.path.join(output_folder, f"restart{restart}")
-            w_r, log_r = _unsupervised_once(src, tgt, method, hp, seed + restart, folder,
-                                            run_opts, refine_kwargs)
-            log.setdefault("restarts", []).append(
-                {"seed": seed + restart, "criterion": log_r["criterion"]})
-            logger.info("%s restart %d (seed %d): criterion %.4f", method, restart,
-                        seed + restart, log_r["criterion"])
-            if best is None or log_r["criterion"] > best["criterion"]:
-                w, best = w_r, log_r
-        log.update({k: v for k, v in best.items() if k != "criterion"})
-        log["seed"] = best["seed"]
+        w = _unsupervised(src, tgt, hp, run_opts, log)
     log["criterion"] = mean_cosine_criterion(src @ w.T, tgt, hp["criterion_words"], hp["csls_k"])
     log["seconds"] = time.time() - start
     return np.asarray(w, dtype=np.float32), log
 
 
-def _unsupervised_once(src, tgt, method, hp, seed, output_folder, run_opts, refine_kwargs):
-    """One unsupervised run (adversarial or vecmap, then refinement) from ``seed``."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))
-    log = {"seed": seed}
+def _unsupervised(src, tgt, hp, run_opts, log):
+    """Adversarial training or vecmap self-learning, then refinement; fills ``log``."""
     t0 = time.time()
-    if method == "adversarial":
-        if output_folder is None:
-            with tempfile.TemporaryDirectory() as tmp:
-                w, log["adversarial"] = _adversarial(src, tgt, hp, seed, tmp, run_opts)
-        else:
-            w, log["adversarial"] = _adversarial(src, tgt, hp, seed, output_folder, run_opts)
+    if hp["method"] == "adversarial":
+        w, log["adversarial"] = _adversarial(src, tgt, hp, run_opts)
         log["adversarial_seconds"] = time.time() - t0
     else:
         init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"], hp["init_normalize"],
@@ -355,14 +240,17 @@ def _unsupervised_once(src, tgt, method, hp, seed, output_folder, run_opts, refi
             src, tgt, init, vocab_cutoff=hp["vocab_cutoff"], csls_k=hp["csls_k"],
             keep_prob=hp["keep_prob"], stochastic_multiplier=hp["stochastic_multiplier"],
             stochastic_interval=hp["stochastic_interval"], threshold=hp["threshold"],
-            max_iters=hp["max_iters"], seed=seed,
+            max_iters=hp["max_iters"], seed=hp["seed"],
         )
         log["init_pairs"] = int(len(init))
         log["self_learning"] = {"iterations": len(sl_log), "final": sl_log[-1] if sl_log else None}
         log["self_learning_seconds"] = time.time() - t0
     if hp["n_refinement"] > 0:
         t0 = time.time()
-        w, log["refinement"] = refine(src, tgt, w, n_iters=hp["n_refinement"], **refine_kwargs)
+        w, log["refinement"] = refine(
+            src, tgt, w, n_iters=hp["n_refinement"], dico_max_rank=hp["dico_max_rank"],
+            dico_mode=hp["dico_mode"], dico_method=hp["dico_method"], csls_k=hp["csls_k"],
+            criterion_words=hp["criterion_words"], patience=hp["refinement_patience"],
+        )
         log["refinement_seconds"] = time.time() - t0
-    log["criterion"] = mean_cosine_criterion(src @ w.T, tgt, hp["criterion_words"], hp["csls_k"])
-    return w, log
+    return w

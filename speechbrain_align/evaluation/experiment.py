@@ -3,8 +3,8 @@
 ``recipes/Bible/experiment/run_experiment.py`` sequences the recipes
 (corpus, Speech2Vec, units, classifier) and calls these functions for the
 rest: text vectors and dictionaries, building the speech spaces of every
-configuration and the inference export (the alignment grid is in
-:mod:`~speechbrain_align.evaluation.alignment_grid`; the tables, plots and
+configuration and the inference export (the alignment grid is
+``recipes/Bible/experiment/alignment_grid.py``; the tables, plots and
 diagnostics in :mod:`~speechbrain_align.evaluation.experiment_report`).
 
 Rows of the tables (configurations) and columns (conditions):

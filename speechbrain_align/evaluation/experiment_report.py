@@ -171,7 +171,7 @@ def make_plots(results, spaces, texts, out):
     if logs:
         plots.plot_training_curves(logs, os.path.join(figures, "speech2vec_loss.png"))
     adv = {f"{row} -> WEB text": os.path.join(out, "alignment", f"{row}_same_adversarial",
-                                              "adversarial_log.txt") for row in spaces}
+                                              "train_log.txt") for row in spaces}
     adv = {k: v for k, v in adv.items() if os.path.exists(v)}
     if adv:
         plots.plot_training_curves(adv, os.path.join(figures, "adversarial.png"))

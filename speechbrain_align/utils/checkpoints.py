@@ -29,7 +29,6 @@ Use it in a YAML in place of SpeechBrain's class::
         recoverables: ...
 """
 
-import hashlib
 import json
 import logging
 import os
@@ -49,6 +48,8 @@ from speechbrain.utils.checkpoints import (
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
 from speechbrain_align.utils.errors import UserError
+from speechbrain_align.utils.files import fsync_path as _fsync
+from speechbrain_align.utils.files import sha256_file as _sha256
 from speechbrain_align.utils.rng import RNGStates
 
 logger = logging.getLogger(__name__)
@@ -64,28 +65,6 @@ class CheckpointError(UserError, RuntimeError):
 
 
 # ---------------------------------------------------------------- checkpointer
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync(path, directory=False):
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # What a damaged parameter file raises when loaded (empty, truncated, garbage).

@@ -7,6 +7,7 @@ which is renamed over the target only once it is complete.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import pickle
@@ -215,3 +216,27 @@ def load_torch_file(path, what="model file", map_location="cpu"):
         raise DamagedFileError(
             f"{path}: not a readable {what} (damaged, truncated or not a torch file: {reason})"
         ) from err
+
+
+def sha256_file(path):
+    """Hex SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fsync_path(path, directory=False):
+    """Flush a file (or, with ``directory``, a folder's entries) to disk; best effort."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -43,7 +43,7 @@ from speechbrain_align.dataio.manifest import read_segment_manifest  # noqa: E40
 from speechbrain_align.dataio.vectors import load_embeddings  # noqa: E402
 from speechbrain_align.evaluation import experiment as exp  # noqa: E402
 from speechbrain_align.evaluation import experiment_report as report  # noqa: E402
-from speechbrain_align.evaluation.alignment_grid import align_all  # noqa: E402
+from alignment_grid import align_all  # noqa: E402
 from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_main  # noqa: E402
 
 logger = logging.getLogger("experiment")

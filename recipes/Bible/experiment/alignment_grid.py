@@ -1,13 +1,18 @@
 """The experiment's alignment grid: every speech space against every text space.
 
-Each row (configuration) gets the supervised mapping (``X*``); the rows named
-in ``unsupervised_rows`` also every unsupervised method. The unsupervised
-runs are independent and seeded, so ``alignment_workers`` processes run them
-side by side with the results of one; scoring follows in table order.
+Each run is the TextToText alignment recipe (``recipes/TextToText/alignment``):
+its YAML for the method (``alignment_hparams``) with the experiment's
+overrides (``alignment_overrides``), run through the recipe's ``prepare`` and
+``run`` on the spaces written to ``<out>/alignment/inputs``. Each row
+(configuration) gets the supervised mapping (``X*``); the rows named in
+``unsupervised_rows`` also every unsupervised method. The unsupervised runs
+are independent and seeded, so ``alignment_workers`` processes run them side
+by side with the results of one; scoring follows in table order.
 """
 
 import concurrent.futures
 import contextlib
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -15,23 +20,27 @@ import time
 
 import torch
 
-from speechbrain_align.alignment.mappings import save_mapping
-from speechbrain_align.alignment.pipeline import align
-from speechbrain_align.dataio.dictionaries import split_dictionary
+from speechbrain_align.dataio.dictionaries import split_dictionary, write_muse_dictionary
+from speechbrain_align.dataio.vectors import save_embeddings
 from speechbrain_align.evaluation.crossmodal import evaluate_space
 from speechbrain_align.utils.files import write_json
 
 logger = logging.getLogger(__name__)
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+RECIPE = os.path.join(REPO, "recipes", "TextToText", "alignment", "train.py")
+_CAPPED = ("max_rank", "dico_max_rank", "criterion_words", "init_vocab", "vocab_cutoff")
+_recipe_module = None
 
-def _capped(hp, space, text):
-    """Alignment settings with frequency cuts capped by the vocabularies."""
-    hp = dict(hp)
-    smallest = min(len(space.types), len(text))
-    for key in ("max_rank", "dico_max_rank", "criterion_words", "init_vocab", "vocab_cutoff"):
-        if key in hp:
-            hp[key] = min(hp[key], smallest)
-    return hp
+
+def _recipe():
+    """The alignment recipe's ``train.py`` as a module (loaded once per process)."""
+    global _recipe_module
+    if _recipe_module is None:
+        spec = importlib.util.spec_from_file_location("text_to_text_alignment", RECIPE)
+        _recipe_module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_recipe_module)
+    return _recipe_module
 
 
 def _metrics(task_result):
@@ -44,29 +53,43 @@ def _metrics(task_result):
 
 
 def _align_job(job):
-    """One alignment run of the grid (here, or as a worker process's task): mapping and its log."""
+    """One run of the recipe (here, or as a worker process's task): mapping, log, seconds."""
     start = time.time()
-    w, info = align(job["src"], job["tgt"], method=job["method"], hparams=job["settings"],
-                    train_pairs=job["pairs"], seed=job["seed"], output_folder=job["folder"],
-                    names=job["names"], run_opts=job["run_opts"])
-    save_mapping(w, os.path.join(job["folder"], "mapping.npy"))
+    recipe = _recipe()
+    w, info = recipe.run(recipe.prepare(job["hparams_file"], job["overrides"]), job["run_opts"])
     return w, info, time.time() - start
 
 
+def _write_inputs(spaces, texts, folder):
+    """Each space's types and each text space as ``.npz`` files the recipe reads."""
+    os.makedirs(folder, exist_ok=True)
+    paths = {}
+    for kind, items in (("speech", {k: s.types for k, s in spaces.items()}), ("text", texts)):
+        for name, emb in items.items():
+            paths[kind, name] = os.path.join(folder, f"{kind}_{name}.npz")
+            save_embeddings(emb, paths[kind, name])
+    return paths
+
+
 def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
-    """The grid's runs in table order: one dict per (row, condition)."""
+    """The grid's runs in table order: one dict per (row, condition, method)."""
     unsupervised = hp.get("unsupervised_rows", list(spaces))
+    inputs = _write_inputs(spaces, texts, os.path.join(out, "alignment", "inputs"))
     jobs = []
     for name, space in spaces.items():
         for cond, text in texts.items():
             methods = ["supervised"]
-            settings = _capped(hp["alignment"], space, text)
             if name in unsupervised:
                 methods += list(hp["unsupervised_methods"])
-                if isinstance(unsupervised, dict):
-                    settings["restarts"] = int(unsupervised[name])
+            smallest = min(len(space.types), len(text))
             for method in methods:
                 row = f"{name}*" if method == "supervised" else f"{name} ({method})"
+                folder = os.path.join(out, "alignment", f"{name}_{cond}_{method}")
+                overrides = dict(hp["alignment_overrides"].get(method) or {})
+                overrides.update({k: min(v, smallest) for k, v in overrides.items()
+                                  if k in _CAPPED})
+                overrides.update(src_vec=inputs["speech", name], tgt_vec=inputs["text", cond],
+                                 output_folder=folder, seed=hp["seed"])
                 pairs = None
                 if method == "supervised":
                     if cond == "es":
@@ -79,11 +102,15 @@ def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
                     if not pairs:
                         logger.warning("%s/%s: no supervised pair; row skipped", row, cond)
                         continue
+                    os.makedirs(folder, exist_ok=True)
+                    overrides["dico_train"] = os.path.join(folder, "dico_train.txt")
+                    write_muse_dictionary(pairs, overrides["dico_train"])
+                elif isinstance(unsupervised, dict):
+                    overrides["restarts"] = int(unsupervised[name])
                 jobs.append({
                     "name": name, "cond": cond, "row": row, "method": method,
-                    "src": space.types, "tgt": text, "settings": settings, "pairs": pairs,
-                    "seed": hp["seed"], "names": (f"speech {name}", f"text {cond}"),
-                    "folder": os.path.join(out, "alignment", f"{name}_{cond}_{method}"),
+                    "hparams_file": os.path.join(REPO, hp["alignment_hparams"][method]),
+                    "overrides": overrides, "n_pairs": len(pairs) if pairs else 0,
                     "run_opts": run_opts,
                 })
     return jobs
@@ -96,13 +123,15 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
     ``hp["unsupervised_rows"]`` (all when absent) also every method of
     ``hp["unsupervised_methods"]``. ``unsupervised_rows`` is a list of rows,
     or a mapping row -> number of restarts (runs from successive seeds, the
-    best unsupervised criterion kept). ``run_opts`` (SpeechBrain run options,
-    e.g. ``{"device": "cuda:0"}``) go to the adversarial Brain. The
-    unsupervised runs are independent and seeded: ``hp["alignment_workers"]``
-    processes (1 thread each) run them side by side with the same results as
-    one. Returns ``{task: {row: {condition: metrics}}}``.
+    best unsupervised criterion kept). Each run is the alignment recipe with
+    the YAML ``hp["alignment_hparams"][method]`` and the overrides
+    ``hp["alignment_overrides"][method]`` (frequency cuts capped by the
+    vocabularies). ``run_opts`` (SpeechBrain run options, e.g.
+    ``{"device": "cuda:0"}``) go to the recipe. The unsupervised runs are
+    independent and seeded: ``hp["alignment_workers"]`` processes (1 thread
+    each) run them side by side with the same results as one. Returns
+    ``{task: {row: {condition: metrics}}}``.
     """
-    steps = hp["alignment"]["normalize"]
     en_es = lexicon["en_es"]
     train_es, test_es = split_dictionary(en_es, test_size=hp["translation_test_fraction"], seed=hp["seed"])
     jobs = _alignment_jobs(spaces, texts, hp, out, train_es, run_opts)
@@ -131,7 +160,7 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
         foreign = job["cond"] == "es"
         start = time.time()
         scores = evaluate_space(
-            spaces[job["name"]], job["tgt"], w, steps,
+            spaces[job["name"]], texts[job["cond"]], w, info["normalize"],
             synonyms=None if foreign else lexicon["synonyms"],
             dictionary=test_es if foreign else None,
         )
@@ -141,7 +170,7 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
             "criterion": info.get("criterion"),
             "seconds": round(seconds + time.time() - start, 1),
             "restarts": info.get("restarts"),
-            "train_pairs": len(job["pairs"]) if job["pairs"] else 0,
+            "train_pairs": job["n_pairs"],
         }
         logger.info("%s / %s: %s", job["row"], job["cond"],
                     {t: _metrics(r) for t, r in scores.items()})

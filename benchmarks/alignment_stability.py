@@ -196,7 +196,8 @@ def main(argv=None):
     parser.add_argument("--condition", default="same", choices=["same", "cross"],
                         help="--corpus oracle: which text space T is aligned to")
     parser.add_argument("--hparams", default="recipes/Bible/experiment/hparams/default.yaml",
-                        help="--corpus oracle: the experiment YAML (its alignment block)")
+                        help="--corpus oracle: the experiment YAML (its alignment_hparams "
+                             "and alignment_overrides)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("speechbrain").setLevel(logging.WARNING)

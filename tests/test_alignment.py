@@ -135,6 +135,25 @@ def test_refinement_solves_easy_pair_from_rough_start(easy_pair):
     assert log[-1]["criterion"] >= log[0]["criterion"]
 
 
+def test_refinement_phases_continue_from_the_best_iterate(easy_pair, tmp_path):
+    src, tgt, _, gold = easy_pair
+    x, y = normalize_embeddings(src.vectors), normalize_embeddings(tgt.vectors)
+    a = np.random.default_rng(1).normal(size=(20, 20)) * 0.3
+    rough = scipy.linalg.expm(a - a.T) @ procrustes(x[gold[:, 0]], y[gold[:, 1]])
+    kw = dict(n_iters=2, criterion_words=500, dico_max_rank=300)
+    w1, log1 = refine(x, y, rough, dico_mode="mutual", **kw)
+    w2, log2 = refine(x, y, rough, dico_mode=["mutual", "union"], **kw)
+    # phase 1 is the single-mode run; phase 2 follows it and never loses its best
+    assert [e["mode"] for e in log2[:3]] == [None, "mutual", "mutual"]
+    assert {e["mode"] for e in log2[3:]} == {"union"} and len(log2) > 3
+    assert [e["criterion"] for e in log2[:3]] == [e["criterion"] for e in log1]
+    crit = lambda w: mean_cosine_criterion(x @ w.T, y, 500, 10)  # noqa: E731
+    assert crit(w2) == pytest.approx(max(e["criterion"] for e in log2))
+    assert crit(w2) >= crit(w1)
+    with pytest.raises(AlignmentError, match="dico_mode: unknown 'both'"):
+        align(x, y, _hparams("vecmap", tmp_path, 20, dico_mode=["mutual", "both"]))
+
+
 def test_vecmap_solves_easy_pair(easy_pair, tmp_path):
     src, tgt, _, gold = easy_pair
     w, log = align(src, tgt, _hparams("vecmap", tmp_path, 20, stochastic_interval=3,

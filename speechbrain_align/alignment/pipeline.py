@@ -114,7 +114,13 @@ def check_options(hparams, shapes=None, names=("source", "target")):
     for key, known in _CHOICES.items():
         if key not in REQUIRED[method]:
             continue
-        values = as_steps(hparams[key]) if key.endswith("normalize") else [hparams[key]]
+        value = hparams[key]
+        if key.endswith("normalize"):
+            values = as_steps(value)
+        elif key == "dico_mode" and isinstance(value, (list, tuple)) and value:
+            values = value  # refinement phases
+        else:
+            values = [value]
         for value in values:
             if value not in known:
                 raise AlignmentError(f"{key}: unknown {value!r} (known: {', '.join(known)})")

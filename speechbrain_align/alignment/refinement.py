@@ -3,7 +3,8 @@
 Each iteration maps the source space with the current ``W``, induces a
 dictionary of mutual CSLS nearest neighbours among the most frequent words
 and solves orthogonal Procrustes on it. The iterate with the best
-unsupervised criterion (the starting ``W`` included) is returned.
+unsupervised criterion (the starting ``W`` included) is returned. Several
+dictionary modes run as successive phases, each from the best iterate so far.
 """
 
 import logging
@@ -41,7 +42,13 @@ def refine(
         Starting ``(tgt_dim, src_dim)`` matrix.
     n_iters : int
         Procrustes iterations.
-    dico_max_rank, dico_mode, dico_method, csls_k
+    dico_mode : str or list of str
+        A mode of :func:`~speechbrain_align.alignment.induction.build_dictionary`,
+        or several, run as phases in order: each phase starts from the best
+        iterate so far and runs up to ``n_iters`` iterations (e.g.
+        ``[mutual, union]``: the paper's mutual neighbours, then the larger
+        union dictionary, kept only where the criterion improves).
+    dico_max_rank, dico_method, csls_k
         Passed to :func:`~speechbrain_align.alignment.induction.build_dictionary`.
     criterion_words : int
         Number of frequent source words in the selection criterion.
@@ -56,7 +63,8 @@ def refine(
     best : np.ndarray
         The best matrix.
     log : list of dict
-        Per iteration: ``iteration``, ``dico_size``, ``criterion``, ``seconds``.
+        Per iteration: ``iteration``, ``mode``, ``dico_size``, ``criterion``,
+        ``seconds``.
 
     Example
     -------
@@ -67,32 +75,39 @@ def refine(
     >>> w, log = refine(x, x @ q.T, w0, n_iters=2)
     >>> bool(np.allclose(w, q, atol=1e-4)), log[-1]["criterion"] > 0.99
     (True, True)
+    >>> w, log = refine(x, x @ q.T, w0, n_iters=2, dico_mode=["mutual", "union"])
+    >>> [entry["mode"] for entry in log]
+    [None, 'mutual', 'mutual', 'union', 'union']
     """
-    mapping = np.asarray(mapping, dtype=np.float32)
-    best = mapping
-    best_crit = mean_cosine_criterion(src @ mapping.T, tgt, criterion_words, csls_k)
-    log = [{"iteration": 0, "dico_size": 0, "criterion": best_crit, "seconds": 0.0}]
-    best_it = 0
+    modes = [dico_mode] if isinstance(dico_mode, str) else list(dico_mode)
+    best = np.asarray(mapping, dtype=np.float32)
+    best_crit = mean_cosine_criterion(src @ best.T, tgt, criterion_words, csls_k)
+    log = [{"iteration": 0, "mode": None, "dico_size": 0, "criterion": best_crit, "seconds": 0.0}]
     tgt_n = normalize_rows(tgt)
-    for it in range(1, n_iters + 1):
-        start = time.time()
-        mapped = normalize_rows(src @ mapping.T)
-        dico = build_dictionary(
-            mapped, tgt_n, mode=dico_mode, method=dico_method, max_rank=dico_max_rank,
-            csls_k=csls_k,
-        )
-        if len(dico) == 0:
-            logger.warning("refinement iteration %d induced an empty dictionary; stopping", it)
-            break
-        mapping = procrustes_on_pairs(src, tgt, dico)
-        crit = mean_cosine_criterion(src @ mapping.T, tgt, criterion_words, csls_k)
-        log.append(
-            {"iteration": it, "dico_size": int(len(dico)), "criterion": crit,
-             "seconds": time.time() - start}
-        )
-        logger.info("refinement %d: %d pairs, criterion %.4f", it, len(dico), crit)
-        if crit > best_crit:
-            best, best_crit, best_it = mapping, crit, it
-        elif patience is not None and it - best_it >= patience:
-            break
+    it = best_it = 0
+    for mode in modes:
+        mapping, phase_start = best, it
+        for _ in range(n_iters):
+            it += 1
+            start = time.time()
+            mapped = normalize_rows(src @ mapping.T)
+            dico = build_dictionary(
+                mapped, tgt_n, mode=mode, method=dico_method, max_rank=dico_max_rank,
+                csls_k=csls_k,
+            )
+            if len(dico) == 0:
+                logger.warning("refinement iteration %d induced an empty dictionary; "
+                               "ending the %s phase", it, mode)
+                break
+            mapping = procrustes_on_pairs(src, tgt, dico)
+            crit = mean_cosine_criterion(src @ mapping.T, tgt, criterion_words, csls_k)
+            log.append(
+                {"iteration": it, "mode": mode, "dico_size": int(len(dico)), "criterion": crit,
+                 "seconds": time.time() - start}
+            )
+            logger.info("refinement %d (%s): %d pairs, criterion %.4f", it, mode, len(dico), crit)
+            if crit > best_crit:
+                best, best_crit, best_it = mapping, crit, it
+            elif patience is not None and it - max(best_it, phase_start) >= patience:
+                break
     return best, log

@@ -55,6 +55,40 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         assert (out / "figures" / png).stat().st_size > 1000
     assert (out / "aligned_space" / "hyperparams.yaml").exists()
     assert "overlap@10" in (out / "diagnostics.md").read_text()
+    _check_unit_vocabulary_benchmark(tmp_path, overrides)
+
+
+def _check_unit_vocabulary_benchmark(tmp_path, overrides):
+    """benchmarks/unit_vocabulary.py on the finished tiny experiment: rows, sizes, resume."""
+    import yaml
+
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    import unit_vocabulary
+
+    keys = ("data_folder", "skipgram", "alignment_overrides")
+    given = {o[2:].split("=", 1)[0]: o.split("=", 1)[1] for o in overrides}
+    yaml_overrides = yaml.safe_dump({k: yaml.safe_load(given[k]) for k in keys})
+    bench = str(tmp_path / "bench")
+    args = ["--experiment", str(tmp_path / "out"), "--overrides", yaml_overrides,
+            "--truncate", "20", "0", "--oracle_merge", "10", "--methods", "vecmap", "--out", bench]
+    unit_vocabulary.main(args)
+    rows = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())
+    t_all = rows["T, all its types"]
+    assert rows["T, its 20 most frequent types"]["n_types"] == 20 < t_all["n_types"]
+    merged = rows["units K=10, oracle-merged by majority word"]
+    # one type per majority word: at most K, fewer when units share a word
+    assert merged["n_types"] == merged["majority_words"] <= 10
+    for row in rows.values():
+        for method in ("supervised", "vecmap"):
+            assert 0 <= row[method]["top500_csls_P@1"] <= 100
+    # T* on all types is the experiment's T* (same space, same YAML and overrides; the
+    # benchmark reads T back from its 6-digit .vec file)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    assert t_all["supervised"]["token_csls_P@1"] == pytest.approx(
+        results["classification"]["T*"]["same"]["csls_P@1"], abs=1.0)
+    before = os.path.getmtime(os.path.join(bench, "unit_vocabulary.json"))
+    unit_vocabulary.main(args)  # every row kept: the store is not rewritten
+    assert os.path.getmtime(os.path.join(bench, "unit_vocabulary.json")) == before
 
 
 def _check_scores(results, test_csv, text_folder):

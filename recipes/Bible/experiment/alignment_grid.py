@@ -60,6 +60,13 @@ def _align_job(job):
     return w, info, time.time() - start
 
 
+def method_overrides(hp, method, smallest):
+    """The experiment's overrides for ``method``, frequency cuts capped at ``smallest`` words."""
+    overrides = dict(hp["alignment_overrides"].get(method) or {})
+    overrides.update({k: min(v, smallest) for k, v in overrides.items() if k in _CAPPED})
+    return overrides
+
+
 def _write_inputs(spaces, texts, folder):
     """Each space's types and each text space as ``.npz`` files the recipe reads."""
     os.makedirs(folder, exist_ok=True)
@@ -85,9 +92,7 @@ def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
             for method in methods:
                 row = f"{name}*" if method == "supervised" else f"{name} ({method})"
                 folder = os.path.join(out, "alignment", f"{name}_{cond}_{method}")
-                overrides = dict(hp["alignment_overrides"].get(method) or {})
-                overrides.update({k: min(v, smallest) for k, v in overrides.items()
-                                  if k in _CAPPED})
+                overrides = method_overrides(hp, method, smallest)
                 overrides.update(src_vec=inputs["speech", name], tgt_vec=inputs["text", cond],
                                  output_folder=folder, seed=hp["seed"])
                 pairs = None

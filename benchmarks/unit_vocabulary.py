@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""How many speech types unsupervised alignment needs, and whether merging units gives them.
+
+Two measurements on a finished experiment (``--experiment``, e.g. ``results/bible``),
+with its own settings (``--hparams``: the skip-gram block, the alignment YAMLs and
+overrides, frequency cuts capped by the smaller vocabulary as in the grid):
+
+* ``--truncate N ...``: the oracle T cut to its N most frequent types (0: all),
+  aligned to the same-corpus text space by each unsupervised method, beside T*
+  (Procrustes on the label dictionary of the kept types);
+* ``--oracle_merge K ...``: k-means units (K) of the experiment's acoustic word
+  embeddings (``awe/segments.npz``), each unit renamed by its majority word among
+  the train speakers' segments, so that every unit of one word becomes one type
+  (the best any label-free merge of units could do); the unit skip-gram is
+  retrained on the merged sequences of every utterance, then aligned as above.
+
+Scores: token-level spoken word classification of the test speakers' segments
+and CSLS P@1 over the 500 most frequent speech types (the experiment's columns),
+on the same-corpus text space. Writes ``unit_vocabulary.json`` and
+``unit_vocabulary.md`` to ``--out``; a finished row is kept and skipped on rerun
+when its settings are unchanged.
+
+Example::
+
+    python benchmarks/unit_vocabulary.py --experiment results/bible \\
+        --truncate 1100 2000 0 --oracle_merge 1000 6000 --out results/unit_vocabulary
+"""
+
+import argparse
+import collections
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from speechbrain_align.dataio.manifest import group_by_utterance, read_segment_manifest
+from speechbrain_align.dataio.vectors import load_embeddings
+from speechbrain_align.evaluation.crossmodal import cluster_space, evaluate_space, label_space
+from speechbrain_align.evaluation.experiment import corpus_paths
+from speechbrain_align.utils.errors import load_recipe_hparams
+from speechbrain_align.utils.files import atomic_write, write_json
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
+from alignment_grid import method_overrides  # noqa: E402
+from alignment_stability import aligned  # noqa: E402
+
+logger = logging.getLogger("unit_vocabulary")
+
+
+def truncated_oracle(experiment, test_rows, n_types):
+    """The oracle T space cut to its ``n_types`` most frequent types (0: all)."""
+    types = load_embeddings(os.path.join(experiment, "spaces", "T.vec")).sorted_by_count()
+    if n_types:
+        types = types.subset(np.arange(min(n_types, len(types))))
+    items = [(r["word"], r["word"]) for r in test_rows]
+    return dataclasses.replace(label_space("T", types, None, []), test_queries=types,
+                               test_items=items)
+
+
+def oracle_merged_units(experiment, rows, n_units, hp):
+    """k-means units of the AWE segments, merged by majority word, then the unit skip-gram."""
+    from speechbrain_align.speech.clustering import kmeans_units
+    from speechbrain_align.text.skipgram import train_skipgram_on_sentences
+
+    segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
+    labels, _ = kmeans_units(segments.vectors, n_units, seed=hp["seed"])
+    unit = dict(zip(segments.words, labels.tolist()))
+    votes = collections.defaultdict(collections.Counter)
+    for r in rows["train"]:
+        votes[unit[r["ID"]]][r["word"]] += 1
+    merged = {u: f"w_{max(sorted(c), key=c.get)}" for u, c in votes.items()}
+    every = rows["train"] + rows["valid"] + rows["test"]
+    name = {r["ID"]: merged.get(unit[r["ID"]], f"u{unit[r['ID']]}") for r in every}
+    sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
+    types = train_skipgram_on_sentences(
+        sentences, **dict(hp["skipgram"], workers=1, seed=hp["seed"], min_count=1),
+        source=f"oracle-merged units K={n_units}")
+    space = cluster_space("units", types, name, rows["train"], name, rows["test"])
+    return space, len(set(merged.values()))
+
+
+def score_row(space, text, hp, methods):
+    """Supervised and unsupervised rows of one space: token P@1, top-500 P@1, criterion."""
+    out = {"n_types": len(space.types)}
+    smallest = min(len(space.types), len(text))
+    for method in ["supervised"] + list(methods):
+        start = time.time()
+        pairs = space.label_dictionary(text.index) if method == "supervised" else None
+        w, log = aligned(space.types, text, hp["alignment_hparams"], method,
+                         method_overrides(hp, method, smallest), hp["seed"], train_pairs=pairs)
+        scores = evaluate_space(space, text, w, log["normalize"])
+        out[method] = {
+            "token_csls_P@1": scores["classification"]["csls_P@1"],
+            "top500_csls_P@1": scores["word_types"]["top500_csls_P@1"],
+            "criterion": log["criterion"], "seconds": round(time.time() - start, 1),
+        }
+        logger.info("%s: %s", method, out[method])
+    return out
+
+
+def markdown(rows, methods):
+    """The rows as a Markdown table (P@1 in %)."""
+    head = ["row", "types", "supervised token / top-500"] + [
+        f"{m} token / top-500 (criterion; supervised's)" for m in methods]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, row in rows.items():
+        cells = [key, str(row["n_types"]), "{:.1f} / {:.1f}".format(
+            row["supervised"]["token_csls_P@1"], row["supervised"]["top500_csls_P@1"])]
+        for m in methods:
+            r = row.get(m)
+            cells.append("–" if r is None else "{:.1f} / {:.1f} ({:.4f}; {:.4f})".format(
+                r["token_csls_P@1"], r["top500_csls_P@1"], r["criterion"],
+                row["supervised"]["criterion"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    """Parse the arguments, measure every requested row (resuming), write the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--experiment", required=True, help="a finished experiment's output folder")
+    parser.add_argument("--hparams", default=os.path.join(
+        REPO, "recipes", "Bible", "experiment", "hparams", "default.yaml"))
+    parser.add_argument("--truncate", type=int, nargs="*", default=[])
+    parser.add_argument("--oracle_merge", type=int, nargs="*", default=[])
+    parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"])
+    parser.add_argument("--overrides", default="{}",
+                        help="YAML overrides of --hparams (e.g. the experiment's command-line ones)")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    torch.set_num_threads(1)
+    import yaml
+
+    overrides = dict(yaml.safe_load(args.overrides) or {}, output_folder=args.experiment)
+    hp = load_recipe_hparams(args.hparams, overrides)
+    paths = corpus_paths(hp["data_folder"])
+    rows = {s: read_segment_manifest(paths[f"{s}_csv"]) for s in ("train", "valid", "test")}
+    text = load_embeddings(os.path.join(args.experiment, "text_vectors", "same.vec"))
+    os.makedirs(args.out, exist_ok=True)
+    store = os.path.join(args.out, "unit_vocabulary.json")
+    done = json.load(open(store, encoding="utf-8")) if os.path.exists(store) else {}
+    settings = json.dumps([hp["skipgram"], hp["alignment_hparams"], hp["alignment_overrides"],
+                           hp["seed"], args.methods], sort_keys=True, default=str)
+    digest = hashlib.sha1(settings.encode("utf-8")).hexdigest()
+    wanted = [("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
+    for kind, n in wanted:
+        key = (f"T, its {n} most frequent types" if n else "T, all its types") if kind == "T" \
+            else f"units K={n}, oracle-merged by majority word"
+        if done.get(key, {}).get("settings") == digest:
+            logger.info("%s: kept from %s", key, store)
+            continue
+        logger.info("%s ...", key)
+        if kind == "T":
+            space, extra = truncated_oracle(args.experiment, rows["test"], n), {}
+        else:
+            space, n_words = oracle_merged_units(args.experiment, rows, n, hp)
+            extra = {"majority_words": n_words}
+        done[key] = dict(score_row(space, text, hp, args.methods), settings=digest, **extra)
+        write_json(store, done)
+    table = markdown({k: v for k, v in done.items() if v.get("settings") == digest}, args.methods)
+    with atomic_write(os.path.join(args.out, "unit_vocabulary.md")) as handle:
+        handle.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

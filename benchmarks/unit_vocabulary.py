@@ -27,7 +27,6 @@ Example::
 """
 
 import argparse
-import collections
 import dataclasses
 import hashlib
 import json
@@ -41,7 +40,8 @@ import torch
 
 from speechbrain_align.dataio.manifest import group_by_utterance, read_segment_manifest
 from speechbrain_align.dataio.vectors import load_embeddings
-from speechbrain_align.evaluation.crossmodal import cluster_space, evaluate_space, label_space
+from speechbrain_align.evaluation.crossmodal import (
+    cluster_space, evaluate_space, label_space, majority_labels)
 from speechbrain_align.evaluation.experiment import corpus_paths
 from speechbrain_align.utils.errors import load_recipe_hparams
 from speechbrain_align.utils.files import atomic_write, write_json
@@ -73,10 +73,7 @@ def oracle_merged_units(experiment, rows, n_units, hp):
     segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
     labels, _ = kmeans_units(segments.vectors, n_units, seed=hp["seed"])
     unit = dict(zip(segments.words, labels.tolist()))
-    votes = collections.defaultdict(collections.Counter)
-    for r in rows["train"]:
-        votes[unit[r["ID"]]][r["word"]] += 1
-    merged = {u: f"w_{max(sorted(c), key=c.get)}" for u, c in votes.items()}
+    merged = {u: f"w_{word}" for u, word in majority_labels(unit, rows["train"]).items()}
     every = rows["train"] + rows["valid"] + rows["test"]
     name = {r["ID"]: merged.get(unit[r["ID"]], f"u{unit[r['ID']]}") for r in every}
     sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
@@ -147,9 +144,12 @@ def main(argv=None):
     text = load_embeddings(os.path.join(args.experiment, "text_vectors", "same.vec"))
     os.makedirs(args.out, exist_ok=True)
     store = os.path.join(args.out, "unit_vocabulary.json")
-    done = json.load(open(store, encoding="utf-8")) if os.path.exists(store) else {}
+    done = {}
+    if os.path.exists(store):
+        with open(store, encoding="utf-8") as handle:
+            done = json.load(handle)
     settings = json.dumps([hp["skipgram"], hp["alignment_hparams"], hp["alignment_overrides"],
-                           hp["seed"], args.methods], sort_keys=True, default=str)
+                           hp["seed"], sorted(args.methods)], sort_keys=True, default=str)
     digest = hashlib.sha1(settings.encode("utf-8")).hexdigest()
     wanted = [("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
     for kind, n in wanted:

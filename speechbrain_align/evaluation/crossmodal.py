@@ -116,6 +116,24 @@ def label_space(name, types, test_segments, test_rows, min_count=1):
     return SpeechSpace(name, types.sorted_by_count(), labels, test_segments, items)
 
 
+def majority_labels(assignment, rows):
+    """Cluster key -> the word most of its ``rows`` carry (ties: the first word in sort order).
+
+    Example
+    -------
+    >>> rows = [{"ID": "s1", "word": "b"}, {"ID": "s2", "word": "a"}, {"ID": "s3", "word": "b"}]
+    >>> majority_labels({"s1": "c0", "s2": "c0", "s3": "c0"}, rows)
+    {'c0': 'b'}
+    """
+    votes = {}
+    for row in rows:
+        key = assignment.get(row["ID"])
+        if key is not None:
+            votes.setdefault(key, {}).setdefault(row["word"], 0)
+            votes[key][row["word"]] += 1
+    return {k: max(sorted(v), key=v.get) for k, v in votes.items()}
+
+
 def cluster_space(name, types, train_assignment, train_rows, test_assignment, test_rows):
     """Config B / units: types are clusters; labels are majority words.
 
@@ -128,13 +146,7 @@ def cluster_space(name, types, train_assignment, train_rows, test_assignment, te
     train_rows, test_rows : list of dict
         Manifest rows (``ID``, ``word``).
     """
-    votes = {}
-    for row in train_rows:
-        key = train_assignment.get(row["ID"])
-        if key is not None:
-            votes.setdefault(key, {}).setdefault(row["word"], 0)
-            votes[key][row["word"]] += 1
-    labels = {k: max(sorted(v), key=v.get) for k, v in votes.items()}
+    labels = majority_labels(train_assignment, train_rows)
     items = [(test_assignment[r["ID"]], r["word"]) for r in test_rows if r["ID"] in test_assignment]
     return SpeechSpace(name, types.sorted_by_count(), labels, types, items)
 

@@ -68,3 +68,51 @@ def test_workers_give_the_results_of_one_process(tmp_path):
     assert log["A (adversarial)/same"]["criterion"] == json.loads(
         (tmp_path / "one" / "alignment_log.json").read_text())["A (adversarial)/same"]["criterion"]
     assert log["A (adversarial)/same"]["criterion"] is not None
+
+
+def test_restarts_run_only_where_no_other_method_confirms(tmp_path):
+    spaces, texts, lexicon = _grid()
+    # a second target where the identity is the answer: adversarial training at
+    # this budget starts there and keeps it, so both methods find the mapping
+    same = texts["same"]
+    src_types = spaces["A"].types
+    noise = np.random.default_rng(1).normal(scale=0.01, size=src_types.vectors.shape)
+    texts = {"same": Embeddings(src_types.words, (src_types.vectors + noise).astype(np.float32),
+                                src_types.counts),
+             "rotated": same}
+    hp = {"seed": 1, "alignment_hparams": HPARAMS, "alignment_overrides": OVERRIDES,
+          "unsupervised_rows": {"A": 2}, "unsupervised_methods": ["adversarial", "vecmap"],
+          "translation_test_fraction": 0.5, "alignment_workers": 1,
+          "restart_agreement": 0.1, "agreement_words": 100}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        align_all(spaces, texts, lexicon, hp, str(tmp_path / "agree"))
+        align_all(spaces, texts, lexicon, dict(hp, restart_agreement=None), str(tmp_path / "all"))
+    finally:
+        torch.set_num_threads(threads)
+    log = json.loads((tmp_path / "agree" / "alignment_log.json").read_text())
+    every = json.loads((tmp_path / "all" / "alignment_log.json").read_text())
+    # identity target: the methods agree, so one run each
+    for method in ("adversarial", "vecmap"):
+        entry = log[f"A ({method})/same"]
+        other = "vecmap" if method == "adversarial" else "adversarial"
+        assert entry["agreement"][other] > 0.9, entry
+        assert [r["seed"] for r in entry["restarts"]] == [1]
+        assert entry["criterion"] == every[f"A ({method})/same"]["restarts"][0]["criterion"]
+    # rotated target: adversarial fails at this budget, so neither run is confirmed
+    # and both get their second seed, as without the policy
+    for method in ("adversarial", "vecmap"):
+        entry = log[f"A ({method})/rotated"]
+        assert max(entry["agreement"].values()) < 0.1, entry
+        assert [r["seed"] for r in entry["restarts"]] == [1, 2]
+        assert entry["restarts"] == every[f"A ({method})/rotated"]["restarts"]
+        assert entry["criterion"] == max(r["criterion"] for r in entry["restarts"])
+        folder = tmp_path / "agree" / "alignment" / f"A_rotated_{method}"
+        assert (folder / "restart1" / "mapping.npy").exists()
+        kept = json.loads((folder / "log.json").read_text())
+        assert kept["criterion"] == entry["criterion"] and len(kept["restarts"]) == 2
+        np.testing.assert_array_equal(
+            np.load(folder / "mapping.npy"),
+            np.load(tmp_path / "all" / "alignment" / f"A_rotated_{method}" / "mapping.npy"))
+    assert "agreement" not in every["A (vecmap)/same"] or every["A (vecmap)/same"]["agreement"] is None

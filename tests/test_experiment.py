@@ -30,6 +30,7 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         "--type_min_count=1",
         "--unsupervised_rows=[A, B, F, units, T]",
         "--unsupervised_methods=[adversarial, vecmap]",
+        "--row_methods={F: [vecmap], units: [adversarial, vecmap]}",
         "--alignment_overrides={adversarial: {map_orthogonalize: svd, map_lr: 1.0, "
         "n_epochs: 1, epoch_size: 20, max_rank: 50, dis_hidden: 32, n_refinement: 1, "
         "dico_max_rank: 100, criterion_words: 100}, vecmap: {n_refinement: 1, "
@@ -43,9 +44,10 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
     out = tmp_path / "out"
     results = json.loads((out / "results.json").read_text())["results"]
     rows = set(results["classification"])
-    for row in ("A*", "A (adversarial)", "A (vecmap)", "B (adversarial)", "F (adversarial)",
+    for row in ("A*", "A (adversarial)", "A (vecmap)", "B (adversarial)", "F (vecmap)",
                 "units (adversarial)", "T*"):
         assert row in rows, rows
+    assert "F (adversarial)" not in rows  # row_methods: F runs vecmap only
     _check_scores(results, tmp_path / "data" / "speech" / "test.csv", out / "text_vectors")
     assert set(results["translation"]["A*"]) == {"es"}
     assert any(k.startswith("word classifier") for k in results["classifier"])
@@ -55,7 +57,43 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         assert (out / "figures" / png).stat().st_size > 1000
     assert (out / "aligned_space" / "hyperparams.yaml").exists()
     assert "overlap@10" in (out / "diagnostics.md").read_text()
+    # stage_workers 2 (default.yaml): the lanes' recipes wrote to their logs
+    assert "epoch" in (out / "logs" / "speech2vec_words.log").read_text().lower()
+    timings = json.loads((out / "timings.json").read_text())
+    assert {"acoustic word embeddings", "supervised word classifier", "wall_clock"} <= set(timings)
     _check_unit_vocabulary_benchmark(tmp_path, overrides)
+
+
+def test_lanes_run_side_by_side_and_raise_the_first_error():
+    import threading
+
+    sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
+    from run_experiment import _run_lanes
+
+    both_running = threading.Barrier(2, timeout=30)  # passes only if the lanes overlap
+
+    def a():
+        both_running.wait()
+        return "a"
+
+    def b():
+        both_running.wait()
+        return "b"
+
+    values = _run_lanes([[a], [b]], workers=2)
+    assert values == {a: "a", b: "b"}
+    finished = []
+
+    def fails():
+        raise RuntimeError("bad stage")
+
+    def slow():
+        finished.append("slow")
+
+    with pytest.raises(RuntimeError, match="bad stage"):
+        _run_lanes([[fails], [slow]], workers=2)
+    assert finished == ["slow"]  # the other lane was not cut
+    assert _run_lanes([[slow], [lambda: 1]], workers=1)[slow] is None
 
 
 def _check_unit_vocabulary_benchmark(tmp_path, overrides):

@@ -48,6 +48,8 @@ def test_alignment_overrides_are_keys_of_the_recipe_yamls(name, tmp_path):
     root = os.path.join(HPARAMS, "..", "..", "..", "..")
     assert set(hp["alignment_overrides"]) == set(hp["alignment_hparams"]) >= set(
         hp["unsupervised_methods"]) | {"supervised"}
+    for row, methods in hp["row_methods"].items():
+        assert row in hp["unsupervised_rows"] and set(methods) <= set(hp["alignment_hparams"])
     for method, overrides in hp["alignment_overrides"].items():
         loaded = load_recipe_hparams(
             os.path.join(root, hp["alignment_hparams"][method]),

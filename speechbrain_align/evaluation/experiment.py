@@ -29,6 +29,7 @@ import csv
 import dataclasses
 import logging
 import os
+import threading
 import time
 
 import numpy as np
@@ -57,11 +58,26 @@ TEXT_CORPORA = {"same": "web_text.txt", "cross": "kjv.txt", "es": "rv1909.txt"}
 
 
 class StageTimer:
-    """Times named stages, prints them and keeps them in a JSON file."""
+    """Times named stages, prints them and keeps them in a JSON file.
+
+    Stages may run side by side (from several threads): the file also keeps
+    ``wall_clock``, the seconds since the timer was made.
+
+    Example
+    -------
+    >>> import tempfile, json
+    >>> timer = StageTimer(os.path.join(tempfile.mkdtemp(), "timings.json"))
+    >>> with timer("a"):
+    ...     pass
+    >>> sorted(json.load(open(timer.path)))
+    ['a', 'wall_clock']
+    """
 
     def __init__(self, path):
         self.path = path
         self.times = {}
+        self.start = time.time()
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def __call__(self, name):
@@ -69,16 +85,21 @@ class StageTimer:
         logger.info("=== stage: %s", name)
         start = time.time()
         yield
-        self.times[name] = round(time.time() - start, 1)
-        write_json(self.path, self.times)
+        with self._lock:
+            self.times[name] = round(time.time() - start, 1)
+            write_json(self.path, dict(self.times, wall_clock=self.wall_clock()))
         logger.info("=== stage %s done in %.1f s", name, self.times[name])
 
+    def wall_clock(self):
+        """Seconds since the timer was made."""
+        return round(time.time() - self.start, 1)
+
     def report(self):
-        """Print the stage times and their total."""
-        total = sum(self.times.values())
+        """Print the stage times, their sum and the wall clock."""
         for name, secs in self.times.items():
             print(f"{name:32s} {secs:8.1f} s")
-        print(f"{'total':32s} {total:8.1f} s")
+        print(f"{'sum of the stages':32s} {sum(self.times.values()):8.1f} s")
+        print(f"{'wall clock':32s} {self.wall_clock():8.1f} s")
 
 
 def corpus_paths(data_folder):

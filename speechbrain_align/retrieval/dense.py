@@ -23,6 +23,10 @@ from speechbrain_align.retrieval.search import as_matrix, mean_knn_similarity
 
 #: At most this many scores (float32) are held at once: 64 MiB.
 MAX_ELEMENTS = 2**24
+#: Scores per block on the CPU (1 MiB): a block and its dropout draws stay in
+#: cache; vecmap's induction at n = 4000 is about 10% faster than with 64 MiB
+#: blocks (``benchmarks/dense_top1.py``). The draws do not depend on the block size.
+CPU_BLOCK_ELEMENTS = 2**18
 
 Top1 = namedtuple("Top1", ["index", "score", "max_score"])
 Top1.__doc__ = """Result of :func:`csls_argmax`.
@@ -125,23 +129,27 @@ def csls_argmax(queries, keys, csls_k=10, r_queries=None, r_keys=None, keep_prob
 def _blocks(q, k, scale, r_k, probs, generator, max_elements, device, index, score, max_score):
     """Fill ``index``, ``score`` (per keep probability) and ``max_score`` (no r_q)."""
     n, m = len(q), len(k)
-    rows = max(1, int(max_elements) // m)
-    keys_t = torch.from_numpy(k).to(device)
+    on_cpu = torch.device(device).type == "cpu"
+    elements = min(int(max_elements), CPU_BLOCK_ELEMENTS) if on_cpu else int(max_elements)
+    rows = max(1, elements // m)
+    keys = np.ascontiguousarray(k.T) if on_cpu else torch.from_numpy(k).to(device).T
     r_k_t = torch.from_numpy(r_k).to(device)
+    minus_inf = torch.tensor(float("-inf"), device=device)
+    dropout = (probs < 1.0).any()
     for first in range(0, n, rows):
         last = min(n, first + rows)
         # 2 q.k - r_k ranks the keys of a row as CSLS does; r_q is a row constant
-        block = torch.from_numpy(q[first:last]).to(device) @ keys_t.T
+        if on_cpu:  # numpy's OpenBLAS: 2x torch's MKL on these thin products (benchmark)
+            block = torch.from_numpy(q[first:last] @ keys)
+        else:
+            block = torch.from_numpy(q[first:last]).to(device) @ keys
         if scale != 1.0:
             block.mul_(scale).sub_(r_k_t[None, :])
         max_score[first:last] = block.max(dim=1).values.cpu().numpy()
-        draws = None
-        if (probs < 1.0).any():
-            draws = torch.rand(block.shape, generator=generator).to(block.device)
+        draws = torch.rand(block.shape, generator=generator).to(device) if dropout else None
         for p, prob in enumerate(probs):
-            kept = block
-            if prob < 1.0:
-                kept = block.masked_fill(draws >= float(prob), float("-inf"))
+            # one pass (2x a comparison then masked_fill)
+            kept = block if prob >= 1.0 else torch.where(draws < float(prob), block, minus_inf)
             best = kept.argmax(dim=1)
             index[p, first:last] = best.cpu().numpy()
             score[p, first:last] = kept.gather(1, best[:, None])[:, 0].cpu().numpy()

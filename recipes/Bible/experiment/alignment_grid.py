@@ -7,12 +7,16 @@ overrides (``alignment_overrides``), run through the recipe's ``prepare`` and
 (configuration) gets the supervised mapping (``X*``); the rows named in
 ``unsupervised_rows`` also every unsupervised method. The unsupervised runs
 are independent and seeded, so ``alignment_workers`` processes run them side
-by side with the results of one; scoring follows in table order.
+by side with the results of one; scoring follows in table order. With
+``restart_agreement``, a row's extra restarts (runs from later seeds) run
+only for a method whose first run no other method confirms (the two
+mappings translate the most frequent words alike): the label-free guard of
+the restarts, at the cost of one run where the methods agree.
 """
 
 import concurrent.futures
-import contextlib
 import importlib.util
+import itertools
 import logging
 import multiprocessing
 import os
@@ -20,6 +24,9 @@ import time
 
 import torch
 
+from speechbrain_align.alignment.criterion import translation_agreement
+from speechbrain_align.alignment.mappings import save_mapping
+from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.dataio.dictionaries import split_dictionary, write_muse_dictionary
 from speechbrain_align.dataio.vectors import save_embeddings
 from speechbrain_align.evaluation.crossmodal import evaluate_space
@@ -86,8 +93,9 @@ def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
     for name, space in spaces.items():
         for cond, text in texts.items():
             methods = ["supervised"]
+            row_methods = list((hp.get("row_methods") or {}).get(name, hp["unsupervised_methods"]))
             if name in unsupervised:
-                methods += list(hp["unsupervised_methods"])
+                methods += row_methods
             smallest = min(len(space.types), len(text))
             for method in methods:
                 row = f"{name}*" if method == "supervised" else f"{name} ({method})"
@@ -112,13 +120,121 @@ def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
                     write_muse_dictionary(pairs, overrides["dico_train"])
                 elif isinstance(unsupervised, dict):
                     overrides["restarts"] = int(unsupervised[name])
+                deferred = 0
+                if (method != "supervised" and hp.get("restart_agreement") is not None
+                        and len(row_methods) > 1):
+                    # the first run alone; the others only if no other method confirms it
+                    deferred = overrides.get("restarts", 1) - 1
+                    overrides["restarts"] = 1
                 jobs.append({
                     "name": name, "cond": cond, "row": row, "method": method,
                     "hparams_file": os.path.join(REPO, hp["alignment_hparams"][method]),
                     "overrides": overrides, "n_pairs": len(pairs) if pairs else 0,
-                    "run_opts": run_opts,
+                    "run_opts": run_opts, "deferred": deferred,
                 })
     return jobs
+
+
+class _Inline:
+    """An executor that runs each job when it is submitted (one process)."""
+
+    def submit(self, fn, *args):
+        """Run ``fn(*args)`` now; a finished future."""
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args))
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _agreements(jobs, runs, members, spaces, texts, hp):
+    """Translation agreement of each unsupervised run with the pair's other methods."""
+    first = jobs[members[0]]
+    src = spaces[first["name"]].types.sorted_by_count().vectors
+    tgt = texts[first["cond"]].vectors
+    out = {i: {} for i in members}
+    for a, b in itertools.combinations(members, 2):
+        (w_a, info_a, _), (w_b, info_b, _) = runs[a][0], runs[b][0]
+        if info_a["normalize"] != info_b["normalize"]:
+            continue  # mappings of differently normalised spaces: not comparable
+        steps = info_a["normalize"]
+        value = translation_agreement(normalize_embeddings(src, steps),
+                                      normalize_embeddings(tgt, steps), w_a, w_b,
+                                      hp.get("agreement_words", 1000))
+        out[a][jobs[b]["method"]] = out[b][jobs[a]["method"]] = round(value, 4)
+    return out
+
+
+def _follow_up(job):
+    """The deferred restarts of ``job``: seeds after its first, in ``restart1/``."""
+    overrides = dict(job["overrides"], restarts=job["deferred"],
+                     seed=job["overrides"]["seed"] + 1,
+                     output_folder=os.path.join(job["overrides"]["output_folder"], "restart1"))
+    return dict(job, overrides=overrides)
+
+
+def _merge(job, parts, agreement):
+    """One result from a job's runs: the best criterion, every run listed."""
+    w, info, _ = max(parts, key=lambda part: part[1]["criterion"])
+    info = dict(info, restarts=[r for _, i, _ in parts for r in i["restarts"]],
+                agreement=agreement)
+    folder = job["overrides"]["output_folder"]  # the recipe's folder shows the kept run
+    if len(parts) > 1:
+        save_mapping(w, os.path.join(folder, "mapping.npy"))
+    write_json(os.path.join(folder, "log.json"), info)
+    return w, info, sum(part[2] for part in parts)
+
+
+def _run_jobs(jobs, spaces, texts, hp):
+    """Run every job; returns ``{index: (W, info, seconds)}``.
+
+    The unsupervised runs go to ``alignment_workers`` processes while the
+    supervised ones (seconds each) run here.
+    With ``restart_agreement`` set, a row's extra restarts run only for the
+    methods whose first run no other method confirms: two methods that found
+    the same mapping (translation agreement at least ``restart_agreement``)
+    both succeeded, and a failed run agrees with nothing.
+    """
+    workers = int(hp.get("alignment_workers", 1))
+    threshold = hp.get("restart_agreement")
+    executor = _Inline()
+    if workers > 1:
+        executor = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=torch.set_num_threads, initargs=(1,))
+    # rows that may need restarts first (decided early, their restarts queue
+    # behind the rest), adversarial (the longest) before vecmap
+    unsupervised = sorted((i for i, j in enumerate(jobs) if j["method"] != "supervised"),
+                          key=lambda i: (-jobs[i]["deferred"], jobs[i]["method"] != "adversarial"))
+    pairs = {}
+    for i in unsupervised:
+        pairs.setdefault((jobs[i]["name"], jobs[i]["cond"]), []).append(i)
+    runs = {}
+    with executor:
+        futures = {executor.submit(_align_job, jobs[i]): i for i in unsupervised}
+        runs.update({i: [_align_job(j)] for i, j in enumerate(jobs) if j["method"] == "supervised"})
+        agreement = {}
+        while futures:
+            finished, _ = concurrent.futures.wait(
+                list(futures), return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                i = futures.pop(future)
+                runs.setdefault(i, []).append(future.result())
+                members = pairs[jobs[i]["name"], jobs[i]["cond"]]
+                if len(runs[i]) > 1 or not all(m in runs for m in members):
+                    continue
+                if threshold is not None:
+                    agreement.update(_agreements(jobs, runs, members, spaces, texts, hp))
+                for m in members:
+                    confirmed = any(v >= threshold for v in agreement.get(m, {}).values())
+                    if jobs[m]["deferred"] and not confirmed:
+                        futures[executor.submit(_align_job, _follow_up(jobs[m]))] = m
+    return {i: (_merge(jobs[i], parts, agreement.get(i)) if i in unsupervised else parts[0])
+            for i, parts in runs.items()}
 
 
 def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
@@ -126,7 +242,8 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
 
     Every space gets the supervised mapping; those named in
     ``hp["unsupervised_rows"]`` (all when absent) also every method of
-    ``hp["unsupervised_methods"]``. ``unsupervised_rows`` is a list of rows,
+    ``hp["unsupervised_methods"]`` (or of ``hp["row_methods"][row]`` for the
+    rows named there). ``unsupervised_rows`` is a list of rows,
     or a mapping row -> number of restarts (runs from successive seeds, the
     best unsupervised criterion kept). Each run is the alignment recipe with
     the YAML ``hp["alignment_hparams"][method]`` and the overrides
@@ -140,23 +257,7 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
     en_es = lexicon["en_es"]
     train_es, test_es = split_dictionary(en_es, test_size=hp["translation_test_fraction"], seed=hp["seed"])
     jobs = _alignment_jobs(spaces, texts, hp, out, train_es, run_opts)
-    workers = int(hp.get("alignment_workers", 1))
-    # unsupervised runs go to the pool (adversarial first: the longest), its
-    # workers with one thread as this process; the supervised ones (seconds
-    # each) run here meanwhile
-    pool = contextlib.nullcontext()
-    if workers > 1:
-        pool = concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=torch.set_num_threads, initargs=(1,))
-    with pool:
-        pending = {}
-        if workers > 1:
-            for i in sorted((i for i, j in enumerate(jobs) if j["method"] != "supervised"),
-                            key=lambda i: jobs[i]["method"] != "adversarial"):
-                pending[i] = pool.submit(_align_job, jobs[i])
-        done = {i: _align_job(j) for i, j in enumerate(jobs) if i not in pending}
-        done.update({i: future.result() for i, future in pending.items()})
+    done = _run_jobs(jobs, spaces, texts, hp)
 
     results = {"classification": {}, "synonyms": {}, "translation": {}, "word_types": {}}
     log = {}
@@ -175,6 +276,7 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
             "criterion": info.get("criterion"),
             "seconds": round(seconds + time.time() - start, 1),
             "restarts": info.get("restarts"),
+            "agreement": info.get("agreement"),
             "train_pairs": job["n_pairs"],
         }
         logger.info("%s / %s: %s", job["row"], job["cond"],

@@ -20,8 +20,15 @@ Stages (each writes files the next reads; a rerun reuses what is done):
 6. diagnostics of what each configuration's vectors know, tables
    (Markdown, JSON, console), plots, and the aligned space of config A for
    ``python -m speechbrain_align.inference``.
+
+Stages 2-4 train on one thread each; with ``stage_workers: 2`` they run in
+two lanes side by side (text vectors, acoustic word embeddings, units |
+Speech2Vec, classifier), each recipe's output going to ``<out>/logs/``.
+``timings.json`` keeps each stage's seconds and the ``wall_clock``.
 """
 
+import concurrent.futures
+import functools
 import json
 import logging
 import os
@@ -49,27 +56,139 @@ from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_
 logger = logging.getLogger("experiment")
 
 
-def run_recipe(script, hparams_file, overrides, log_file, run_opts=None):
+def run_recipe(script, hparams_file, overrides, log_file, run_opts=None, quiet=False):
     """Run a recipe's ``train.py`` as SpeechBrain recipes are run.
 
     The recipe writes to this process's terminal directly (a pipe would
-    throttle its progress bars); the command line goes to ``log_file`` and
-    the recipe keeps its own ``log.txt`` in its output folder. ``run_opts``
-    (e.g. ``{"device": "cuda:0"}``) go to its command line as SpeechBrain
-    run options.
+    throttle its progress bars), or with ``quiet`` (recipes running side by
+    side) to ``log_file`` after its command line; the recipe keeps its own
+    ``log.txt`` in its output folder either way. ``run_opts`` (e.g.
+    ``{"device": "cuda:0"}``) go to its command line as SpeechBrain run
+    options.
     """
     cmd = [sys.executable, os.path.join(REPO, script), os.path.join(REPO, hparams_file)]
     for key, value in overrides.items():
         cmd.append(f"--{key}={json.dumps(value) if not isinstance(value, str) else value}")
     cmd += [f"--{key}={value}" for key, value in (run_opts or {}).items()]
-    logger.info("running %s", " ".join(cmd))
+    logger.info("running %s%s", " ".join(cmd), f" (output in {log_file})" if quiet else "")
     os.makedirs(os.path.dirname(log_file), exist_ok=True)
     with open(log_file, "w", encoding="utf-8") as log:
         log.write(" ".join(cmd) + "\n")
-    sys.stdout.flush()
-    code = subprocess.call(cmd, cwd=REPO)
+        log.flush()
+        sys.stdout.flush()
+        code = subprocess.call(cmd, cwd=REPO, stdout=log if quiet else None,
+                               stderr=subprocess.STDOUT if quiet else None)
     if code != 0:
         raise StepFailed(f"{script} failed (exit {code}); command in {log_file}")
+
+
+def _text_stages(hp, ctx):
+    """Text skip-gram vectors (same, cross, es) and the dictionaries."""
+    out, paths, timer = ctx["out"], ctx["paths"], ctx["timer"]
+    with timer("text vectors + dictionaries"):
+        texts = {}
+        for cond in exp.TEXT_CORPORA:
+            vectors = os.path.join(out, "text_vectors", f"{cond}.vec")
+            run_recipe(
+                "recipes/Bible/text_vectors/train.py", hp["text_vectors_hparams"],
+                dict(hp["skipgram"], corpus=paths[cond], skip_prep=True, vectors=vectors,
+                     threads=hp["text_workers"], seed=hp["seed"], probe_words=[],
+                     output_folder=os.path.join(out, "text_vectors", cond)),
+                os.path.join(out, "logs", f"text_vectors_{cond}.log"), quiet=ctx["quiet"],
+            )
+            texts[cond] = load_embeddings(vectors)
+        lexicon = exp.dictionaries(out, texts)
+    return texts, lexicon
+
+
+def _speech2vec_stages(hp, ctx):
+    """Speech2Vec on word segments (A, B) and on equal chunks (F)."""
+    out, paths, timer, manifests = ctx["out"], ctx["paths"], ctx["timer"], ctx["manifests"]
+    common = dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"],
+                  valid_csv=ctx["valid_subset"], seed=hp["seed"], kmeans_clusters=None)
+    with timer("speech2vec (words: A, B)"):
+        s2v_train = exp.utterance_subset(ctx["all_csv"], hp["speech2vec_train_tokens"],
+                                         hp["seed"], os.path.join(manifests, "speech2vec_train.csv"))
+        run_recipe(
+            "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
+            dict(common, train_csv=s2v_train, output_folder=os.path.join(out, "speech2vec_words"),
+                 export_csvs=[ctx["all_csv"]]),
+            os.path.join(out, "logs", "speech2vec_words.log"), ctx["run_opts"], ctx["quiet"],
+        )
+    with timer("speech2vec (equal chunks: F)"):
+        chunk_train = exp.utterance_subset(
+            paths["train_csv"], hp["speech2vec_chunk_train_tokens"], hp["seed"],
+            os.path.join(manifests, "speech2vec_chunks_train.csv"), speakers=ctx["train_speakers"])
+        chunk_test = exp.equal_chunk_manifest(paths["test_csv"], os.path.join(out, "chunks"))
+        run_recipe(
+            "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
+            dict(common, train_csv=chunk_train, segmentation="equal_chunks",
+                 output_folder=os.path.join(out, "speech2vec_chunks"), export_csvs=[chunk_test]),
+            os.path.join(out, "logs", "speech2vec_chunks.log"), ctx["run_opts"], ctx["quiet"],
+        )
+
+
+def _unit_stages(hp, ctx):
+    """Acoustic word embeddings, then the unit skip-gram on their k-means units."""
+    out, timer = ctx["out"], ctx["timer"]
+    with timer("acoustic word embeddings"):
+        awe = os.path.join(out, "awe")
+        run_recipe(
+            "recipes/Bible/awe/train.py", hp["awe_hparams"],
+            dict(hp["awe_overrides"], data_folder=hp["data_folder"], output_folder=awe,
+                 seed=hp["seed"]),
+            os.path.join(out, "logs", "awe.log"), ctx["run_opts"], ctx["quiet"],
+        )
+    with timer("unit skip-gram"):
+        with open(os.path.join(awe, "n_units.json"), encoding="utf-8") as handle:
+            n_units = json.load(handle)["n_units"]
+        units = dict(hp["units_overrides"], train_csv=ctx["all_csv"], n_units=n_units,
+                     feature_source=os.path.join(awe, "segments.npz"),
+                     output_folder=os.path.join(out, "units"), seed=hp["seed"])
+        units.update({k: hp["skipgram"][k] for k in ("window", "epochs", "sample")},
+                     emb_dim=hp["skipgram"]["dim"])
+        run_recipe("recipes/Bible/units/train.py", hp["units_hparams"], units,
+                   os.path.join(out, "logs", "units.log"), ctx["run_opts"], ctx["quiet"])
+
+
+def _classifier_stage(hp, ctx):
+    """The supervised word classifier (the upper bound), unless switched off."""
+    if not hp.get("run_classifier", True):
+        return
+    out = ctx["out"]
+    with ctx["timer"]("supervised word classifier"):
+        classifier_train = exp.utterance_subset(
+            ctx["paths"]["train_csv"], hp["classifier_train_tokens"], hp["seed"],
+            os.path.join(ctx["manifests"], "classifier_train.csv"))
+        run_recipe(
+            "recipes/Bible/classification/train.py", hp["classifier_hparams"],
+            dict(hp["classifier_overrides"], data_folder=hp["data_folder"],
+                 train_csv=classifier_train, valid_csv=ctx["valid_subset"],
+                 output_folder=os.path.join(out, "classifier"), seed=hp["seed"]),
+            os.path.join(out, "logs", "classifier.log"), ctx["run_opts"], ctx["quiet"],
+        )
+
+
+def _run_lanes(lanes, workers):
+    """Run each lane (a list of stage functions, in order) with ``workers`` lanes at once.
+
+    Returns every stage's return value by function; the first error is
+    raised once every lane has stopped (a stage that is running is not cut).
+    """
+    def lane(stages):
+        return {stage: stage() for stage in stages}
+
+    values = {}
+    if workers <= 1:
+        for stages in lanes:
+            values.update(lane(stages))
+        return values
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(lane, stages) for stages in lanes]
+        concurrent.futures.wait(futures)
+    for future in futures:
+        values.update(future.result())
+    return values
 
 
 def main(argv):
@@ -87,7 +206,6 @@ def main(argv):
     os.chdir(REPO)
     torch.set_num_threads(1)  # the models here are tiny: threads only add overhead
     out = hp["output_folder"]
-    run_opts = {"device": hp.get("device", "cpu")}
     os.makedirs(out, exist_ok=True)
     timer = exp.StageTimer(os.path.join(out, "timings.json"))
 
@@ -99,81 +217,25 @@ def main(argv):
             speech_tokens=hp.get("speech_tokens"), n_speakers=hp.get("n_speakers", 24),
         )
     paths = exp.corpus_paths(hp["data_folder"])
-    with timer("text vectors + dictionaries"):
-        texts = {}
-        for cond in exp.TEXT_CORPORA:
-            vectors = os.path.join(out, "text_vectors", f"{cond}.vec")
-            run_recipe(
-                "recipes/Bible/text_vectors/train.py", hp["text_vectors_hparams"],
-                dict(hp["skipgram"], corpus=paths[cond], skip_prep=True, vectors=vectors,
-                     threads=hp["text_workers"], seed=hp["seed"], probe_words=[],
-                     output_folder=os.path.join(out, "text_vectors", cond)),
-                os.path.join(out, "logs", f"text_vectors_{cond}.log"),
-            )
-            texts[cond] = load_embeddings(vectors)
-        lexicon = exp.dictionaries(out, texts)
     manifests = os.path.join(out, "manifests")
-    all_csv = exp.spoken_manifest(paths, manifests)
-    train_speakers = {r["spk_id"] for r in read_segment_manifest(paths["train_csv"])}
-    valid_subset = exp.utterance_subset(paths["valid_csv"], hp["valid_tokens"], hp["seed"],
-                                        os.path.join(manifests, "valid_subset.csv"))
-    with timer("speech2vec (words: A, B)"):
-        s2v_train = exp.utterance_subset(all_csv, hp["speech2vec_train_tokens"], hp["seed"],
-                                         os.path.join(manifests, "speech2vec_train.csv"))
-        run_recipe(
-            "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
-            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"], train_csv=s2v_train,
-                 valid_csv=valid_subset,
-                 output_folder=os.path.join(out, "speech2vec_words"), seed=hp["seed"],
-                 kmeans_clusters=None, export_csvs=[all_csv]),
-            os.path.join(out, "logs", "speech2vec_words.log"), run_opts,
-        )
-    with timer("speech2vec (equal chunks: F)"):
-        chunk_train = exp.utterance_subset(
-            paths["train_csv"], hp["speech2vec_chunk_train_tokens"], hp["seed"],
-            os.path.join(manifests, "speech2vec_chunks_train.csv"), speakers=train_speakers)
-        chunk_test = exp.equal_chunk_manifest(paths["test_csv"], os.path.join(out, "chunks"))
-        run_recipe(
-            "recipes/Bible/speech2vec/train.py", hp["speech2vec_hparams"],
-            dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"], train_csv=chunk_train,
-                 valid_csv=valid_subset,
-                 output_folder=os.path.join(out, "speech2vec_chunks"), seed=hp["seed"],
-                 segmentation="equal_chunks", kmeans_clusters=None, export_csvs=[chunk_test]),
-            os.path.join(out, "logs", "speech2vec_chunks.log"), run_opts,
-        )
-    with timer("acoustic word embeddings"):
-        awe = os.path.join(out, "awe")
-        run_recipe(
-            "recipes/Bible/awe/train.py", hp["awe_hparams"],
-            dict(hp["awe_overrides"], data_folder=hp["data_folder"], output_folder=awe,
-                 seed=hp["seed"]),
-            os.path.join(out, "logs", "awe.log"), run_opts,
-        )
-    with timer("unit skip-gram"):
-        with open(os.path.join(awe, "n_units.json"), encoding="utf-8") as handle:
-            n_units = json.load(handle)["n_units"]
-        units = dict(hp["units_overrides"], train_csv=all_csv, n_units=n_units,
-                     feature_source=os.path.join(awe, "segments.npz"),
-                     output_folder=os.path.join(out, "units"), seed=hp["seed"])
-        units.update({k: hp["skipgram"][k] for k in ("window", "epochs", "sample")},
-                     emb_dim=hp["skipgram"]["dim"])
-        run_recipe("recipes/Bible/units/train.py", hp["units_hparams"], units,
-                   os.path.join(out, "logs", "units.log"), run_opts)
-    if hp.get("run_classifier", True):
-        with timer("supervised word classifier"):
-            classifier_train = exp.utterance_subset(
-                paths["train_csv"], hp["classifier_train_tokens"], hp["seed"],
-                os.path.join(manifests, "classifier_train.csv"))
-            run_recipe(
-                "recipes/Bible/classification/train.py", hp["classifier_hparams"],
-                dict(hp["classifier_overrides"], data_folder=hp["data_folder"],
-                     train_csv=classifier_train, valid_csv=valid_subset,
-                     output_folder=os.path.join(out, "classifier"), seed=hp["seed"]),
-                os.path.join(out, "logs", "classifier.log"), run_opts,
-            )
+    workers = int(hp.get("stage_workers", 1))
+    ctx = {
+        "out": out, "paths": paths, "timer": timer, "manifests": manifests,
+        "run_opts": {"device": hp.get("device", "cpu")}, "quiet": workers > 1,
+        "all_csv": exp.spoken_manifest(paths, manifests),
+        "train_speakers": {r["spk_id"] for r in read_segment_manifest(paths["train_csv"])},
+        "valid_subset": exp.utterance_subset(paths["valid_csv"], hp["valid_tokens"], hp["seed"],
+                                             os.path.join(manifests, "valid_subset.csv")),
+    }
+    # Independent stages in two lanes of about equal length (each stage
+    # trains on one thread): with stage_workers 2 the lanes run side by side.
+    text, s2v, units, classifier = (
+        functools.partial(f, hp, ctx)
+        for f in (_text_stages, _speech2vec_stages, _unit_stages, _classifier_stage))
+    texts, lexicon = _run_lanes([[text, units], [s2v, classifier]], workers)[text]
     with timer("alignment + evaluation"):
         spaces = exp.speech_spaces(paths, out, hp)
-        results = align_all(spaces, texts, lexicon, hp, out, run_opts)
+        results = align_all(spaces, texts, lexicon, hp, out, ctx["run_opts"])
         if hp.get("run_classifier", True):
             results.update(report.classifier_rows(os.path.join(out, "classifier")))
     with timer("diagnostics"):

@@ -79,7 +79,8 @@ def run_recipe(script, hparams_file, overrides, log_file, run_opts=None, quiet=F
         code = subprocess.call(cmd, cwd=REPO, stdout=log if quiet else None,
                                stderr=subprocess.STDOUT if quiet else None)
     if code != 0:
-        raise StepFailed(f"{script} failed (exit {code}); command in {log_file}")
+        raise StepFailed(f"{script} failed (exit {code}); command{' and output' if quiet else ''} "
+                         f"in {log_file}")
 
 
 def _text_stages(hp, ctx):

@@ -1,0 +1,82 @@
+"""Does translation agreement tell failed adversarial runs from successful ones?
+
+Usage::
+
+    python benchmarks/restart_agreement.py --experiment results/bible --seeds 0 1 2 3 4 5 6 7 8 9
+    python benchmarks/restart_agreement.py --experiment results/bible --seeds 1 --cond cross \\
+        --reference results/bible/alignment/T_cross_vecmap/mapping.npy
+
+Runs the adversarial alignment of T against a text space as the experiment
+runs it (the alignment recipe on ``<experiment>/alignment/inputs/`` with the
+overrides of ``--hparams``) from each seed, and prints each run's
+unsupervised criterion and its translation agreement with a reference
+mapping (default: the experiment's vecmap mapping of the same pair), the
+quantity that ``restart_agreement`` thresholds. Appends one JSON line per
+seed to ``--out`` (default ``<experiment>/restart_agreement.jsonl``).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+from speechbrain_align.alignment.criterion import translation_agreement
+from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.dataio.vectors import load_embeddings
+from speechbrain_align.utils.errors import load_recipe_hparams
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
+import alignment_grid  # noqa: E402
+
+
+def main(argv=None):
+    """Parse the arguments, run each seed and print its criterion and agreement."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--experiment", default="results/bible")
+    parser.add_argument("--hparams", default="recipes/Bible/experiment/hparams/default.yaml")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True)
+    parser.add_argument("--cond", default="same", choices=("same", "cross", "es"))
+    parser.add_argument("--reference", default=None, help="mapping .npy (default: vecmap's)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    hp = load_recipe_hparams(args.hparams)
+    inputs = os.path.join(args.experiment, "alignment", "inputs")
+    src_vec = os.path.join(inputs, "speech_T.npz")
+    tgt_vec = os.path.join(inputs, f"text_{args.cond}.npz")
+    reference = args.reference or os.path.join(
+        args.experiment, "alignment", f"T_{args.cond}_vecmap", "mapping.npy")
+    ref = np.load(reference)
+    src, tgt = load_embeddings(src_vec).sorted_by_count(), load_embeddings(tgt_vec)
+    overrides = alignment_grid.method_overrides(hp, "adversarial", min(len(src), len(tgt)))
+    recipe = alignment_grid._recipe()
+    out = args.out or os.path.join(args.experiment, "restart_agreement.jsonl")
+    for seed in args.seeds:
+        folder = tempfile.mkdtemp(prefix=f"restart_agreement_{seed}_")
+        try:
+            job = recipe.prepare(
+                os.path.join(REPO, hp["alignment_hparams"]["adversarial"]),
+                dict(overrides, src_vec=src_vec, tgt_vec=tgt_vec, output_folder=folder, seed=seed))
+            w, log = recipe.run(job, {"device": "cpu"})
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        steps = log["normalize"]
+        agreement = translation_agreement(
+            normalize_embeddings(src.vectors, steps), normalize_embeddings(tgt.vectors, steps),
+            w, ref, hp["agreement_words"])
+        row = {"seed": seed, "cond": args.cond, "criterion": log["criterion"],
+               "agreement": agreement, "reference": reference}
+        print(f"seed {seed}: criterion {log['criterion']:.4f}, agreement with the reference "
+              f"{agreement:.3f}", flush=True)
+        with open(out, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

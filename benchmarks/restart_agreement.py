@@ -7,8 +7,8 @@ Usage::
         --reference results/bible/alignment/T_cross_vecmap/mapping.npy
 
 Runs the adversarial alignment of T against a text space as the experiment
-runs it (the alignment recipe on ``<experiment>/alignment/inputs/`` with the
-overrides of ``--hparams``) from each seed, and prints each run's
+runs it (the spaces of ``<experiment>/alignment/inputs/``, the alignment YAML
+with the overrides of ``--hparams``) from each seed, and prints each run's
 unsupervised criterion and its translation agreement with a reference
 mapping (default: the experiment's vecmap mapping of the same pair), the
 quantity that ``restart_agreement`` thresholds. Appends one JSON line per
@@ -18,9 +18,7 @@ seed to ``--out`` (default ``<experiment>/restart_agreement.jsonl``).
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import numpy as np
 import torch
@@ -32,7 +30,8 @@ from speechbrain_align.utils.errors import load_recipe_hparams
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
-import alignment_grid  # noqa: E402
+from alignment_grid import method_overrides  # noqa: E402
+from alignment_stability import aligned  # noqa: E402
 
 
 def main(argv=None):
@@ -54,18 +53,10 @@ def main(argv=None):
         args.experiment, "alignment", f"T_{args.cond}_vecmap", "mapping.npy")
     ref = np.load(reference)
     src, tgt = load_embeddings(src_vec).sorted_by_count(), load_embeddings(tgt_vec)
-    overrides = alignment_grid.method_overrides(hp, "adversarial", min(len(src), len(tgt)))
-    recipe = alignment_grid._recipe()
+    overrides = method_overrides(hp, "adversarial", min(len(src), len(tgt)))
     out = args.out or os.path.join(args.experiment, "restart_agreement.jsonl")
     for seed in args.seeds:
-        folder = tempfile.mkdtemp(prefix=f"restart_agreement_{seed}_")
-        try:
-            job = recipe.prepare(
-                os.path.join(REPO, hp["alignment_hparams"]["adversarial"]),
-                dict(overrides, src_vec=src_vec, tgt_vec=tgt_vec, output_folder=folder, seed=seed))
-            w, log = recipe.run(job, {"device": "cpu"})
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        w, log = aligned(src, tgt, hp["alignment_hparams"], "adversarial", overrides, seed)
         steps = log["normalize"]
         agreement = translation_agreement(
             normalize_embeddings(src.vectors, steps), normalize_embeddings(tgt.vectors, steps),

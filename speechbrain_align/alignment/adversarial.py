@@ -19,6 +19,7 @@ import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
 from speechbrain_align.alignment.criterion import mean_cosine_criterion
+from speechbrain_align.alignment.fused_steps import FusedSteps, fused_support
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class BatchSampler(torch.utils.data.Dataset):
     src_rank, tgt_rank : int
         Words are drawn uniformly among the first ``*_rank`` rows.
     seed : int
+    mask_dim : int, optional
+        Also draw ``uniform`` values ``(dis_steps, 2 * batch_size, mask_dim)``
+        in [0, 1): the input dropout masks of the fused updates.
 
     Example
     -------
@@ -51,8 +55,10 @@ class BatchSampler(torch.utils.data.Dataset):
     True
     """
 
-    def __init__(self, n_iterations, batch_size, dis_steps, src_rank, tgt_rank, seed=0):
+    def __init__(self, n_iterations, batch_size, dis_steps, src_rank, tgt_rank, seed=0,
+                 mask_dim=None):
         self.n_iterations = int(n_iterations)
+        self.mask_dim = mask_dim
         self.batch_size, self.dis_steps = int(batch_size), int(dis_steps)
         self.src_rank, self.tgt_rank = int(src_rank), int(tgt_rank)
         self.seed, self.epoch = int(seed), 0
@@ -71,7 +77,11 @@ class BatchSampler(torch.utils.data.Dataset):
         )
         src = torch.randint(self.src_rank, (self.dis_steps + 1, self.batch_size), generator=g)
         tgt = torch.randint(self.tgt_rank, (self.dis_steps, self.batch_size), generator=g)
-        return {"src": src, "tgt": tgt}
+        item = {"src": src, "tgt": tgt}
+        if self.mask_dim:
+            shape = (self.dis_steps, 2 * self.batch_size, self.mask_dim)
+            item["uniform"] = torch.rand(shape, generator=g)
+        return item
 
 
 @register_checkpoint_hooks
@@ -118,7 +128,9 @@ class AdversarialAligner(sb.Brain):
     factories), ``lr_schedule`` (:class:`PlateauDecay`), ``dis_steps``,
     ``smoothing``, ``map_beta``, ``map_orthogonalize`` (``iterative``: the
     beta update; ``svd``: exact projection to the nearest orthogonal matrix), ``dis_clip_weights``, ``criterion_words``,
-    ``csls_k``, ``train_logger`` (optional).
+    ``csls_k``, ``train_logger`` (optional), ``fused_updates`` (optional:
+    compute the updates with :class:`~.fused_steps.FusedSteps` instead of
+    autograd where it supports the modules, optimizers and device).
 
     Use :meth:`train_mapping` rather than ``fit`` directly: it stores the
     embeddings on the device and builds the batch sampler.
@@ -135,9 +147,11 @@ class AdversarialAligner(sb.Brain):
         self.tgt_np = np.ascontiguousarray(tgt, dtype=np.float32)
         self.src_emb = torch.as_tensor(self.src_np, device=self.device)
         self.tgt_emb = torch.as_tensor(self.tgt_np, device=self.device)
+        fused = bool(getattr(self.hparams, "fused_updates", False))
         self.sampler = BatchSampler(
             epoch_size, batch_size, self.hparams.dis_steps,
             min(max_rank, len(src)), min(max_rank, len(tgt)), seed,
+            mask_dim=src.shape[1] if fused else None,
         )
         loader = torch.utils.data.DataLoader(self.sampler, batch_size=None, shuffle=False)
         self.history = []
@@ -152,12 +166,28 @@ class AdversarialAligner(sb.Brain):
             self.checkpointer.add_recoverable("map_optimizer", self.map_optimizer)
             self.checkpointer.add_recoverable("dis_optimizer", self.dis_optimizer)
 
+    def on_fit_start(self):
+        """Optimizers and checkpoint as usual; then the fused updates, where supported."""
+        super().on_fit_start()
+        self._fused = None
+        if getattr(self.hparams, "fused_updates", False):
+            why = "distributed training" if self.distributed_launch else fused_support(
+                self.modules.discriminator, self._mapping(),
+                [self.map_optimizer, self.dis_optimizer],
+            )
+            if why is None:
+                self._fused = FusedSteps(self.modules.discriminator, self._mapping())
+            else:
+                logger.info("fused_updates: autograd instead (%s)", why)
+
     def _mapping(self):
         mapping = self.modules.mapping
         return mapping.module if hasattr(mapping, "module") else mapping
 
     def fit_batch(self, batch):
         """``dis_steps`` discriminator updates, then one mapping update."""
+        if getattr(self, "_fused", None) is not None:
+            return self._fit_batch_fused(batch)
         src_ids, tgt_ids = batch["src"].to(self.device), batch["tgt"].to(self.device)
         smooth = float(self.hparams.smoothing)
         dis, mapping = self.modules.discriminator, self.modules.mapping
@@ -200,6 +230,35 @@ class AdversarialAligner(sb.Brain):
         else:
             self._mapping().orthogonalize(float(self.hparams.map_beta))
         self._map_loss += float(map_loss.detach())
+        return torch.tensor(dis_loss / max(1, len(tgt_ids)))
+
+    def _fit_batch_fused(self, batch):
+        """The same updates as :meth:`fit_batch`, by :class:`FusedSteps` (numpy, CPU)."""
+        src_ids, tgt_ids = batch["src"].numpy(), batch["tgt"].numpy()
+        uniform = batch["uniform"].numpy()
+        smooth = float(self.hparams.smoothing)
+        dis_lr = self.dis_optimizer.param_groups[0]["lr"]
+        map_lr = self.map_optimizer.param_groups[0]["lr"]
+        fused, w = self._fused, self._fused.map_weight
+        clip = float(getattr(self.hparams, "dis_clip_weights", 0) or 0)
+        dis_loss = 0.0
+        for step in range(len(tgt_ids)):
+            fake = self.src_np[src_ids[step]] @ w.T
+            loss, correct = fused.discriminator_step(
+                fake, self.tgt_np[tgt_ids[step]], uniform[step], smooth, dis_lr
+            )
+            if clip > 0:
+                for layer in fused.layers:
+                    for p in layer:
+                        np.clip(p, -clip, clip, out=p)
+            self._correct += correct
+            self._seen += len(fake) + len(tgt_ids[step])
+            dis_loss += loss
+        self._map_loss += fused.mapping_step(self.src_np[src_ids[-1]], smooth, map_lr)
+        if getattr(self.hparams, "map_orthogonalize", "iterative") == "svd":
+            self._mapping().project_orthogonal()
+        else:
+            self._mapping().orthogonalize(float(self.hparams.map_beta))
         return torch.tensor(dis_loss / max(1, len(tgt_ids)))
 
     def on_stage_start(self, stage, epoch=None):

@@ -95,22 +95,30 @@ def same_different_ap(vectors, words, speakers, accents=None, focus=None, bins=2
     spk_names, spk_id = np.unique(np.asarray(speakers, dtype=str), return_inverse=True)
     acc_id = np.unique([accents.get(s, s) for s in spk_names], return_inverse=True)[1][spk_id]
     focus_mask = np.ones(n, bool) if focus is None else np.isin(np.asarray(speakers, dtype=str), list(focus))
-    counts = np.zeros((len(PAIR_KINDS), 2, bins), dtype=np.int64)
-    cols = np.arange(n)
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        rows = np.arange(start, stop)[:, None]
-        upper = cols[None] > rows
-        same_spk = spk_id[start:stop, None] == spk_id[None]
-        same_acc = acc_id[start:stop, None] == acc_id[None]
-        both = focus_mask[start:stop, None] & focus_mask[None]
-        either = focus_mask[start:stop, None] | focus_mask[None]
-        kinds = (upper & both & same_spk, upper & either & same_acc & ~same_spk, upper & both & ~same_acc)
-        score_bin = np.clip(((x[start:stop] @ x.T + 1) / 2 * bins).astype(np.int64), 0, bins - 1)
-        positive = word_id[start:stop, None] == word_id[None]
-        for k, mask in enumerate(kinds):
-            counts[k, 1] += np.bincount(score_bin[mask & positive], minlength=bins)
-            counts[k, 0] += np.bincount(score_bin[mask & ~positive], minlength=bins)
+    # Every counted pair has a focus segment: order the focus segments first
+    # and pair each with the segments after it (pairs of two other speakers'
+    # segments are never counted, so they are never scored).
+    order = np.concatenate([np.flatnonzero(focus_mask), np.flatnonzero(~focus_mask)])
+    x, word_id, spk_id, acc_id = x[order], word_id[order], spk_id[order], acc_id[order]
+    n_focus = int(focus_mask.sum())
+    # one histogram per (kind, positive): kind 0-2 as PAIR_KINDS, 3 = not counted
+    counts = np.zeros(4 * 2 * bins, dtype=np.int64)
+    for start in range(0, n_focus, block):
+        stop = min(n_focus, start + block)
+        cols = slice(start, n)
+        later = np.arange(start, n)[None] > np.arange(start, stop)[:, None]
+        both = np.arange(start, n)[None] < n_focus  # the row is a focus segment
+        same_spk = spk_id[start:stop, None] == spk_id[None, cols]
+        same_acc = acc_id[start:stop, None] == acc_id[None, cols]
+        kind = np.full(later.shape, 3, dtype=np.int32)
+        kind[same_acc & ~same_spk] = 1
+        kind[both & same_spk] = 0
+        kind[both & ~same_acc] = 2
+        score_bin = np.clip(((x[start:stop] @ x[cols].T + 1) / 2 * bins).astype(np.int32), 0, bins - 1)
+        positive = word_id[start:stop, None] == word_id[None, cols]
+        code = (kind[later] * 2 + positive[later]) * bins + score_bin[later]
+        counts += np.bincount(code, minlength=len(counts))
+    counts = counts.reshape(4, 2, bins)
     out = {}
     for k, kind in enumerate(PAIR_KINDS):
         out[f"sd_ap_{kind}"] = average_precision_from_counts(counts[k, 1, ::-1], counts[k, 0, ::-1])

@@ -11,7 +11,9 @@ runs it (the spaces of ``<experiment>/alignment/inputs/``, the alignment YAML
 with the overrides of ``--hparams``) from each seed, and prints each run's
 unsupervised criterion and its translation agreement with a reference
 mapping (default: the experiment's vecmap mapping of the same pair), the
-quantity that ``restart_agreement`` thresholds. Appends one JSON line per
+quantity that ``restart_agreement`` thresholds, and (evaluation only, from
+the shared words as dictionary) its CSLS P@1 on the 500 most frequent T
+types, the experiment's top-500 column. Appends one JSON line per
 seed to ``--out`` (default ``<experiment>/restart_agreement.jsonl``).
 """
 
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from speechbrain_align.alignment.criterion import translation_agreement
+from speechbrain_align.alignment.mappings import evaluate_mapping
 from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.dataio.vectors import load_embeddings
 from speechbrain_align.utils.errors import load_recipe_hparams
@@ -31,7 +34,7 @@ from speechbrain_align.utils.errors import load_recipe_hparams
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
 from alignment_grid import method_overrides  # noqa: E402
-from alignment_stability import aligned  # noqa: E402
+from alignment_stability import aligned, identity_pairs  # noqa: E402
 
 
 def main(argv=None):
@@ -55,16 +58,19 @@ def main(argv=None):
     src, tgt = load_embeddings(src_vec).sorted_by_count(), load_embeddings(tgt_vec)
     overrides = method_overrides(hp, "adversarial", min(len(src), len(tgt)))
     out = args.out or os.path.join(args.experiment, "restart_agreement.jsonl")
+    pairs = identity_pairs(src, tgt)
+    top500 = pairs[pairs[:, 0] < 500]
     for seed in args.seeds:
         w, log = aligned(src, tgt, hp["alignment_hparams"], "adversarial", overrides, seed)
         steps = log["normalize"]
         agreement = translation_agreement(
             normalize_embeddings(src.vectors, steps), normalize_embeddings(tgt.vectors, steps),
             w, ref, hp["agreement_words"])
+        p_at_1 = evaluate_mapping(src.vectors, tgt.vectors, w, top500, steps)["csls_p@1"]
         row = {"seed": seed, "cond": args.cond, "criterion": log["criterion"],
-               "agreement": agreement, "reference": reference}
+               "agreement": agreement, "top500_csls_p@1": p_at_1, "reference": reference}
         print(f"seed {seed}: criterion {log['criterion']:.4f}, agreement with the reference "
-              f"{agreement:.3f}", flush=True)
+              f"{agreement:.3f}, top-500 CSLS P@1 {p_at_1:.3f}", flush=True)
         with open(out, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
 

@@ -45,14 +45,20 @@ def test_workers_give_the_results_of_one_process(tmp_path):
           "unsupervised_methods": ["adversarial", "vecmap"], "translation_test_fraction": 0.5}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as run_experiment.py; the workers get one thread too
+    blas = os.environ.pop("OPENBLAS_NUM_THREADS", None)
     try:
         one = align_all(spaces, texts, lexicon, dict(hp, alignment_workers=1), str(tmp_path / "one"))
         two = align_all(spaces, texts, lexicon, dict(hp, alignment_workers=2), str(tmp_path / "two"))
+        # the workers' one-thread BLAS setting does not leak into this process's environment
+        assert "OPENBLAS_NUM_THREADS" not in os.environ
     finally:
         torch.set_num_threads(threads)
+        if blas is not None:
+            os.environ["OPENBLAS_NUM_THREADS"] = blas
     assert one == two
-    rows = set(one["classification"])
-    assert rows == {"A*", "A (adversarial)", "A (vecmap)"}
+    # scored as each run finished, reported in table order
+    assert list(one["classification"]) == ["A*", "A (adversarial)", "A (vecmap)"]
+    assert list(two["classification"]) == list(one["classification"])
     # the grid really aligned (a rotation with 1% noise): not a vacuous equality
     # (adversarial training at this test's budget does not find it: compared
     # byte for byte all the same; tests/test_alignment.py shows it recovering one)
@@ -81,7 +87,8 @@ def test_restarts_run_only_where_no_other_method_confirms(tmp_path):
                                 src_types.counts),
              "rotated": same}
     hp = {"seed": 1, "alignment_hparams": HPARAMS, "alignment_overrides": OVERRIDES,
-          "unsupervised_rows": {"A": 2}, "unsupervised_methods": ["adversarial", "vecmap"],
+          "unsupervised_rows": {"A": {"same": 2, "rotated": 3}},
+          "unsupervised_methods": ["adversarial", "vecmap"],
           "translation_test_fraction": 0.5, "alignment_workers": 1,
           "restart_agreement": 0.1, "agreement_words": 100}
     threads = torch.get_num_threads()
@@ -100,19 +107,60 @@ def test_restarts_run_only_where_no_other_method_confirms(tmp_path):
         assert entry["agreement"][other] > 0.9, entry
         assert [r["seed"] for r in entry["restarts"]] == [1]
         assert entry["criterion"] == every[f"A ({method})/same"]["restarts"][0]["criterion"]
-    # rotated target: adversarial fails at this budget, so neither run is confirmed
-    # and both get their second seed, as without the policy
+    # rotated target: adversarial fails at this budget, so no run is confirmed
+    # and each method runs its seeds one after another, as without the policy
     for method in ("adversarial", "vecmap"):
         entry = log[f"A ({method})/rotated"]
         assert max(entry["agreement"].values()) < 0.1, entry
-        assert [r["seed"] for r in entry["restarts"]] == [1, 2]
-        assert entry["restarts"] == every[f"A ({method})/rotated"]["restarts"]
+        assert [r["seed"] for r in entry["restarts"]] == [1, 2, 3]
+        assert all(max(r["agreement"].values()) < 0.1 for r in entry["restarts"]), entry
+        assert ([(r["seed"], r["criterion"]) for r in entry["restarts"]]
+                == [(r["seed"], r["criterion"]) for r in every[f"A ({method})/rotated"]["restarts"]])
         assert entry["criterion"] == max(r["criterion"] for r in entry["restarts"])
         folder = tmp_path / "agree" / "alignment" / f"A_rotated_{method}"
         assert (folder / "restart1" / "mapping.npy").exists()
+        assert (folder / "restart2" / "mapping.npy").exists()
         kept = json.loads((folder / "log.json").read_text())
-        assert kept["criterion"] == entry["criterion"] and len(kept["restarts"]) == 2
+        assert kept["criterion"] == entry["criterion"] and len(kept["restarts"]) == 3
         np.testing.assert_array_equal(
             np.load(folder / "mapping.npy"),
             np.load(tmp_path / "all" / "alignment" / f"A_rotated_{method}" / "mapping.npy"))
     assert "agreement" not in every["A (vecmap)/same"] or every["A (vecmap)/same"]["agreement"] is None
+
+
+def test_a_confirmed_restart_ends_the_restarts(tmp_path, monkeypatch):
+    """Scripted runs: adversarial fails from its first seed and succeeds from the next."""
+    import alignment_grid
+
+    spaces, texts, lexicon = _grid()
+    src, tgt, q = synthetic_pair(300, 10, noise=0.01, n_clusters=10, seed=3)
+    wrong = np.linalg.qr(np.random.default_rng(5).normal(size=(10, 10)))[0]
+
+    def scripted(job):
+        seed = job["overrides"]["seed"]
+        good = job["method"] != "adversarial" or seed > 1
+        crit = 0.9 if good else 0.5
+        os.makedirs(job["overrides"]["output_folder"], exist_ok=True)
+        info = {"normalize": ["unit"], "criterion": crit, "method": job["method"],
+                "restarts": [{"seed": seed, "criterion": crit}]}
+        return (q if good else wrong).astype(np.float32), info, 0.0
+
+    monkeypatch.setattr(alignment_grid, "_align_job", scripted)
+    hp = {"seed": 1, "alignment_hparams": HPARAMS, "alignment_overrides": OVERRIDES,
+          "unsupervised_rows": {"A": {"same": 4, "es": 1}},
+          "unsupervised_methods": ["adversarial", "vecmap"], "translation_test_fraction": 0.5,
+          "alignment_workers": 1, "restart_agreement": 0.3, "agreement_words": 100}
+    results = align_all(spaces, {"same": texts["same"]}, lexicon, hp, str(tmp_path))
+    log = json.loads((tmp_path / "alignment_log.json").read_text())
+    adversarial, vecmap = log["A (adversarial)/same"], log["A (vecmap)/same"]
+    # seed 1 failed (agrees with nothing); seed 2 is confirmed by vecmap: no seed 3 or 4
+    assert [r["seed"] for r in adversarial["restarts"]] == [1, 2]
+    assert adversarial["restarts"][0]["agreement"]["vecmap"] < 0.3
+    assert adversarial["restarts"][1]["agreement"]["vecmap"] > 0.9
+    assert adversarial["criterion"] == 0.9 and adversarial["agreement"]["vecmap"] > 0.9
+    # vecmap's first run had only the failed run to agree with: one restart, then confirmed
+    assert [r["seed"] for r in vecmap["restarts"]] == [1, 2]
+    assert vecmap["restarts"][1]["agreement"]["adversarial"] > 0.9
+    assert results["classification"]["A (adversarial)"]["same"]["csls_P@1"] > 90
+    kept = np.load(tmp_path / "alignment" / "A_same_adversarial" / "mapping.npy")
+    np.testing.assert_allclose(kept, q, atol=1e-6)

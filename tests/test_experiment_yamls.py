@@ -32,7 +32,13 @@ def test_same_keys_as_default(name):
 def test_unsupervised_rows_and_recipes_exist(name):
     hp = _load(name)
     assert set(hp["unsupervised_rows"]) <= {"A", "B", "F", "units", "T"}
-    assert all(int(n) >= 1 for n in hp["unsupervised_rows"].values())
+    for n in hp["unsupervised_rows"].values():  # restarts, or restarts per condition
+        if isinstance(n, dict):
+            assert set(n) <= {"same", "cross", "es"}, n
+            n = list(n.values())
+        else:
+            n = [n]
+        assert all(int(k) >= 1 for k in n)
     root = os.path.join(HPARAMS, "..", "..", "..", "..")
     for key in ("speech2vec_hparams", "awe_hparams", "units_hparams", "classifier_hparams"):
         assert os.path.isfile(os.path.join(root, hp[key])), (name, key)

@@ -7,9 +7,10 @@ overrides (``alignment_overrides``), run through the recipe's ``prepare`` and
 (configuration) gets the supervised mapping (``X*``); the rows named in
 ``unsupervised_rows`` also every unsupervised method. The unsupervised runs
 are independent and seeded, so ``alignment_workers`` processes run them side
-by side with the results of one; scoring follows in table order. With
-``restart_agreement``, a row's extra restarts (runs from later seeds) run
-only for a method whose first run no other method confirms (the two
+by side with the results of one; each job is scored here as soon as its
+result is final, while the others run on. With
+``restart_agreement``, a row's restarts (runs from later seeds) run one at a
+time, only while no other method confirms the method's latest run (the two
 mappings translate the most frequent words alike): the label-free guard of
 the restarts, at the cost of one run where the methods agree.
 """
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 RECIPE = os.path.join(REPO, "recipes", "TextToText", "alignment", "train.py")
+_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _CAPPED = ("max_rank", "dico_max_rank", "criterion_words", "init_vocab", "vocab_cutoff")
 _recipe_module = None
 
@@ -119,7 +121,10 @@ def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
                     overrides["dico_train"] = os.path.join(folder, "dico_train.txt")
                     write_muse_dictionary(pairs, overrides["dico_train"])
                 elif isinstance(unsupervised, dict):
-                    overrides["restarts"] = int(unsupervised[name])
+                    restarts = unsupervised[name]  # a number, or one per condition
+                    if isinstance(restarts, dict):
+                        restarts = restarts.get(cond, 1)
+                    overrides["restarts"] = int(restarts)
                 deferred = 0
                 if (method != "supervised" and hp.get("restart_agreement") is not None
                         and len(row_methods) > 1):
@@ -151,37 +156,52 @@ class _Inline:
         return False
 
 
-def _agreements(jobs, runs, members, spaces, texts, hp):
-    """Translation agreement of each unsupervised run with the pair's other methods."""
-    first = jobs[members[0]]
-    src = spaces[first["name"]].types.sorted_by_count().vectors
-    tgt = texts[first["cond"]].vectors
-    out = {i: {} for i in members}
-    for a, b in itertools.combinations(members, 2):
-        (w_a, info_a, _), (w_b, info_b, _) = runs[a][0], runs[b][0]
-        if info_a["normalize"] != info_b["normalize"]:
-            continue  # mappings of differently normalised spaces: not comparable
-        steps = info_a["normalize"]
-        value = translation_agreement(normalize_embeddings(src, steps),
-                                      normalize_embeddings(tgt, steps), w_a, w_b,
-                                      hp.get("agreement_words", 1000))
-        out[a][jobs[b]["method"]] = out[b][jobs[a]["method"]] = round(value, 4)
+def _agreement(jobs, runs, i, members, spaces, texts, hp):
+    """Translation agreement of job ``i``'s latest run with each other method's runs.
+
+    ``{method: best agreement over that method's runs so far}``; a failed
+    run agrees with nothing, so a run is confirmed when any other method
+    found the same mapping in any of its runs.
+    """
+    job = jobs[i]
+    src = spaces[job["name"]].types.sorted_by_count().vectors
+    tgt = texts[job["cond"]].vectors
+    w_a, info_a, _ = runs[i][-1]
+    out = {}
+    for m in members:
+        if m == i or m not in runs:
+            continue
+        for w_b, info_b, _ in runs[m]:
+            if info_a["normalize"] != info_b["normalize"]:
+                continue  # mappings of differently normalised spaces: not comparable
+            steps = info_a["normalize"]
+            value = round(translation_agreement(
+                normalize_embeddings(src, steps), normalize_embeddings(tgt, steps), w_a, w_b,
+                hp.get("agreement_words", 1000)), 4)
+            out[jobs[m]["method"]] = max(value, out.get(jobs[m]["method"], value))
     return out
 
 
-def _follow_up(job):
-    """The deferred restarts of ``job``: seeds after its first, in ``restart1/``."""
-    overrides = dict(job["overrides"], restarts=job["deferred"],
-                     seed=job["overrides"]["seed"] + 1,
-                     output_folder=os.path.join(job["overrides"]["output_folder"], "restart1"))
+def _follow_up(job, k):
+    """Restart ``k`` of ``job``: its seed + ``k``, in ``restart<k>/``."""
+    overrides = dict(job["overrides"], restarts=1, seed=job["overrides"]["seed"] + k,
+                     output_folder=os.path.join(job["overrides"]["output_folder"], f"restart{k}"))
     return dict(job, overrides=overrides)
 
 
-def _merge(job, parts, agreement):
-    """One result from a job's runs: the best criterion, every run listed."""
-    w, info, _ = max(parts, key=lambda part: part[1]["criterion"])
-    info = dict(info, restarts=[r for _, i, _ in parts for r in i["restarts"]],
-                agreement=agreement)
+def _merge(job, parts, agreements=None):
+    """One result from a job's runs: the best criterion, every run listed.
+
+    ``agreements`` (one dict per run, with the restart policy) go into each
+    run's entry of ``restarts``; ``agreement`` is the kept run's.
+    """
+    best = max(range(len(parts)), key=lambda k: parts[k][1]["criterion"])
+    w, info, _ = parts[best]
+    restarts = [r for _, i, _ in parts for r in i["restarts"]]
+    if agreements is not None:
+        restarts = [dict(r, agreement=a) for r, a in zip(restarts, agreements)]
+    info = dict(info, restarts=restarts,
+                agreement=None if agreements is None else agreements[best])
     folder = job["overrides"]["output_folder"]  # the recipe's folder shows the kept run
     if len(parts) > 1:
         save_mapping(w, os.path.join(folder, "mapping.npy"))
@@ -189,23 +209,43 @@ def _merge(job, parts, agreement):
     return w, info, sum(part[2] for part in parts)
 
 
-def _run_jobs(jobs, spaces, texts, hp):
+def _run_jobs(jobs, spaces, texts, hp, on_result=None):
     """Run every job; returns ``{index: (W, info, seconds)}``.
 
     The unsupervised runs go to ``alignment_workers`` processes while the
     supervised ones (seconds each) run here.
-    With ``restart_agreement`` set, a row's extra restarts run only for the
-    methods whose first run no other method confirms: two methods that found
-    the same mapping (translation agreement at least ``restart_agreement``)
-    both succeeded, and a failed run agrees with nothing.
+    With ``restart_agreement`` set, a method's restarts run one after another
+    until another method confirms its latest run or none is left: two methods
+    that found the same mapping (translation agreement at least
+    ``restart_agreement``) both succeeded, and a failed run agrees with
+    nothing. The run with the best criterion is kept.
+    ``on_result(index, result)`` is called here as soon as a job's result is
+    final, while the other jobs run on.
     """
     workers = int(hp.get("alignment_workers", 1))
-    threshold = hp.get("restart_agreement")
-    executor = _Inline()
+    executor, saved_env = _Inline(), {}
     if workers > 1:
+        # one thread per worker, numpy's BLAS included (it reads these when
+        # the spawned worker loads it): more would oversubscribe the cores
+        for name in _BLAS_THREADS:
+            saved_env[name] = os.environ.get(name)
+            os.environ[name] = "1"
         executor = concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=torch.set_num_threads, initargs=(1,))
+    try:
+        return _wait_jobs(executor, jobs, spaces, texts, hp, on_result or (lambda i, r: None))
+    finally:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
+    """Submit the unsupervised jobs to ``executor``, run the rest here; wait for all."""
+    threshold = hp.get("restart_agreement")
     # rows that may need restarts first (decided early, their restarts queue
     # behind the rest), adversarial (the longest) before vecmap
     unsupervised = sorted((i for i, j in enumerate(jobs) if j["method"] != "supervised"),
@@ -213,28 +253,44 @@ def _run_jobs(jobs, spaces, texts, hp):
     pairs = {}
     for i in unsupervised:
         pairs.setdefault((jobs[i]["name"], jobs[i]["cond"]), []).append(i)
-    runs = {}
+    runs, agreements, done = {}, {}, {}
+
+    def final(i, result):
+        done[i] = result
+        on_result(i, result)
+
+    def decide(i):
+        """Keep job ``i``'s runs if its latest is confirmed or no restart is left; else restart."""
+        confirmed = any(v >= threshold for v in agreements[i][-1].values())
+        if confirmed or len(runs[i]) > jobs[i]["deferred"]:
+            final(i, _merge(jobs[i], runs[i], agreements[i]))
+        else:
+            futures[executor.submit(_align_job, _follow_up(jobs[i], len(runs[i])))] = i
+
     with executor:
         futures = {executor.submit(_align_job, jobs[i]): i for i in unsupervised}
-        runs.update({i: [_align_job(j)] for i, j in enumerate(jobs) if j["method"] == "supervised"})
-        agreement = {}
+        for i, job in enumerate(jobs):
+            if job["method"] == "supervised":
+                final(i, _align_job(job))
         while futures:
             finished, _ = concurrent.futures.wait(
                 list(futures), return_when=concurrent.futures.FIRST_COMPLETED)
             for future in finished:
                 i = futures.pop(future)
                 runs.setdefault(i, []).append(future.result())
-                members = pairs[jobs[i]["name"], jobs[i]["cond"]]
-                if len(runs[i]) > 1 or not all(m in runs for m in members):
+                if threshold is None:  # restarts ran inside the recipe
+                    final(i, _merge(jobs[i], runs[i]))
                     continue
-                if threshold is not None:
-                    agreement.update(_agreements(jobs, runs, members, spaces, texts, hp))
-                for m in members:
-                    confirmed = any(v >= threshold for v in agreement.get(m, {}).values())
-                    if jobs[m]["deferred"] and not confirmed:
-                        futures[executor.submit(_align_job, _follow_up(jobs[m]))] = m
-    return {i: (_merge(jobs[i], parts, agreement.get(i)) if i in unsupervised else parts[0])
-            for i, parts in runs.items()}
+                members = pairs[jobs[i]["name"], jobs[i]["cond"]]
+                if len(runs[i]) > 1:  # a restart: compared with the other methods' runs
+                    agreements[i].append(_agreement(jobs, runs, i, members, spaces, texts, hp))
+                    decide(i)
+                elif all(m in runs for m in members):  # every first run is in
+                    for m in members:
+                        agreements[m] = [_agreement(jobs, runs, m, members, spaces, texts, hp)]
+                    for m in members:
+                        decide(m)
+    return done
 
 
 def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
@@ -245,7 +301,7 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
     ``hp["unsupervised_methods"]`` (or of ``hp["row_methods"][row]`` for the
     rows named there). ``unsupervised_rows`` is a list of rows,
     or a mapping row -> number of restarts (runs from successive seeds, the
-    best unsupervised criterion kept). Each run is the alignment recipe with
+    best unsupervised criterion kept), or row -> {condition: restarts}. Each run is the alignment recipe with
     the YAML ``hp["alignment_hparams"][method]`` and the overrides
     ``hp["alignment_overrides"][method]`` (frequency cuts capped by the
     vocabularies). ``run_opts`` (SpeechBrain run options, e.g.
@@ -257,12 +313,11 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
     en_es = lexicon["en_es"]
     train_es, test_es = split_dictionary(en_es, test_size=hp["translation_test_fraction"], seed=hp["seed"])
     jobs = _alignment_jobs(spaces, texts, hp, out, train_es, run_opts)
-    done = _run_jobs(jobs, spaces, texts, hp)
+    scored = {}
 
-    results = {"classification": {}, "synonyms": {}, "translation": {}, "word_types": {}}
-    log = {}
-    for i, job in enumerate(jobs):
-        w, info, seconds = done[i]
+    def score(i, result):
+        # scored as soon as final, while the workers run the other jobs
+        job, (w, info, seconds) = jobs[i], result
         foreign = job["cond"] == "es"
         start = time.time()
         scores = evaluate_space(
@@ -270,9 +325,7 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
             synonyms=None if foreign else lexicon["synonyms"],
             dictionary=test_es if foreign else None,
         )
-        for task, res in scores.items():
-            results[task].setdefault(job["row"], {})[job["cond"]] = _metrics(res)
-        log[f"{job['row']}/{job['cond']}"] = {
+        scored[i] = scores, {
             "criterion": info.get("criterion"),
             "seconds": round(seconds + time.time() - start, 1),
             "restarts": info.get("restarts"),
@@ -281,5 +334,13 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
         }
         logger.info("%s / %s: %s", job["row"], job["cond"],
                     {t: _metrics(r) for t, r in scores.items()})
+
+    _run_jobs(jobs, spaces, texts, hp, on_result=score)
+    results = {"classification": {}, "synonyms": {}, "translation": {}, "word_types": {}}
+    log = {}
+    for i, job in enumerate(jobs):  # table order
+        scores, log[f"{job['row']}/{job['cond']}"] = scored[i]
+        for task, res in scores.items():
+            results[task].setdefault(job["row"], {})[job["cond"]] = _metrics(res)
     write_json(os.path.join(out, "alignment_log.json"), log)
     return results

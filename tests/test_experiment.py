@@ -61,7 +61,8 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
     # (the command line in the log names number_of_epochs: look for the recipe's own output)
     assert "Going into epoch 1" in (out / "logs" / "speech2vec_words.log").read_text()
     timings = json.loads((out / "timings.json").read_text())
-    assert {"acoustic word embeddings", "supervised word classifier", "wall_clock"} <= set(timings)
+    assert {"acoustic word embeddings", "supervised word classifier", "wall_clock", "speech spaces",
+            "alignment + evaluation", "diagnostics"} <= set(timings)
     _check_unit_vocabulary_benchmark(tmp_path, overrides)
 
 

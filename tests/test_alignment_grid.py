@@ -107,39 +107,45 @@ def test_restarts_run_only_where_no_other_method_confirms(tmp_path):
         assert entry["agreement"][other] > 0.9, entry
         assert [r["seed"] for r in entry["restarts"]] == [1]
         assert entry["criterion"] == every[f"A ({method})/same"]["restarts"][0]["criterion"]
-    # rotated target: adversarial fails at this budget, so no run is confirmed
-    # and each method runs its seeds one after another, as without the policy
+    # rotated target: adversarial fails at this budget, so no run is confirmed; the
+    # method with the lower criterion runs its seeds one after another (as without
+    # the policy), the other waits for a confirmation that never comes: one run
+    first = {m: log[f"A ({m})/rotated"]["restarts"][0]["criterion"] for m in ("adversarial", "vecmap")}
+    lower = min(first, key=first.get)
     for method in ("adversarial", "vecmap"):
         entry = log[f"A ({method})/rotated"]
         assert max(entry["agreement"].values()) < 0.1, entry
-        assert [r["seed"] for r in entry["restarts"]] == [1, 2, 3]
+        seeds = [1, 2, 3] if method == lower else [1]
+        assert [r["seed"] for r in entry["restarts"]] == seeds
         assert all(max(r["agreement"].values()) < 0.1 for r in entry["restarts"]), entry
         assert ([(r["seed"], r["criterion"]) for r in entry["restarts"]]
-                == [(r["seed"], r["criterion"]) for r in every[f"A ({method})/rotated"]["restarts"]])
+                == [(r["seed"], r["criterion"]) for r in every[f"A ({method})/rotated"]["restarts"]][:len(seeds)])
         assert entry["criterion"] == max(r["criterion"] for r in entry["restarts"])
-        folder = tmp_path / "agree" / "alignment" / f"A_rotated_{method}"
-        assert (folder / "restart1" / "mapping.npy").exists()
-        assert (folder / "restart2" / "mapping.npy").exists()
-        kept = json.loads((folder / "log.json").read_text())
-        assert kept["criterion"] == entry["criterion"] and len(kept["restarts"]) == 3
-        np.testing.assert_array_equal(
-            np.load(folder / "mapping.npy"),
-            np.load(tmp_path / "all" / "alignment" / f"A_rotated_{method}" / "mapping.npy"))
+    folder = tmp_path / "agree" / "alignment" / f"A_rotated_{lower}"
+    assert (folder / "restart1" / "mapping.npy").exists()
+    assert (folder / "restart2" / "mapping.npy").exists()
+    kept = json.loads((folder / "log.json").read_text())
+    assert kept["criterion"] == log[f"A ({lower})/rotated"]["criterion"] and len(kept["restarts"]) == 3
+    np.testing.assert_array_equal(
+        np.load(folder / "mapping.npy"),
+        np.load(tmp_path / "all" / "alignment" / f"A_rotated_{lower}" / "mapping.npy"))
+    assert max(first.values()) > min(first.values())  # the order was decided by the criteria
     assert "agreement" not in every["A (vecmap)/same"] or every["A (vecmap)/same"]["agreement"] is None
 
 
-def test_a_confirmed_restart_ends_the_restarts(tmp_path, monkeypatch):
-    """Scripted runs: adversarial fails from its first seed and succeeds from the next."""
+def _scripted_grid(tmp_path, monkeypatch, script):
+    """align_all where run (method, seed) gives the true map or a wrong one with a set criterion."""
     import alignment_grid
 
     spaces, texts, lexicon = _grid()
     src, tgt, q = synthetic_pair(300, 10, noise=0.01, n_clusters=10, seed=3)
-    wrong = np.linalg.qr(np.random.default_rng(5).normal(size=(10, 10)))[0]
 
     def scripted(job):
         seed = job["overrides"]["seed"]
-        good = job["method"] != "adversarial" or seed > 1
-        crit = 0.9 if good else 0.5
+        good, crit = script.get((job["method"], seed), (True, 0.9))
+        # each failed run its own wrong map: failures agree with nothing
+        draw = np.random.default_rng([seed, job["method"] == "vecmap"])
+        wrong = np.linalg.qr(draw.normal(size=(10, 10)))[0]
         os.makedirs(job["overrides"]["output_folder"], exist_ok=True)
         info = {"normalize": ["unit"], "criterion": crit, "method": job["method"],
                 "restarts": [{"seed": seed, "criterion": crit}]}
@@ -152,15 +158,42 @@ def test_a_confirmed_restart_ends_the_restarts(tmp_path, monkeypatch):
           "alignment_workers": 1, "restart_agreement": 0.3, "agreement_words": 100}
     results = align_all(spaces, {"same": texts["same"]}, lexicon, hp, str(tmp_path))
     log = json.loads((tmp_path / "alignment_log.json").read_text())
-    adversarial, vecmap = log["A (adversarial)/same"], log["A (vecmap)/same"]
+    return results, log["A (adversarial)/same"], log["A (vecmap)/same"], q
+
+
+def test_a_confirmed_restart_ends_the_restarts(tmp_path, monkeypatch):
+    """Adversarial fails from its first seed and succeeds from the next."""
+    results, adversarial, vecmap, q = _scripted_grid(
+        tmp_path, monkeypatch, {("adversarial", 1): (False, 0.5)})
     # seed 1 failed (agrees with nothing); seed 2 is confirmed by vecmap: no seed 3 or 4
     assert [r["seed"] for r in adversarial["restarts"]] == [1, 2]
     assert adversarial["restarts"][0]["agreement"]["vecmap"] < 0.3
     assert adversarial["restarts"][1]["agreement"]["vecmap"] > 0.9
     assert adversarial["criterion"] == 0.9 and adversarial["agreement"]["vecmap"] > 0.9
-    # vecmap's first run had only the failed run to agree with: one restart, then confirmed
-    assert [r["seed"] for r in vecmap["restarts"]] == [1, 2]
-    assert vecmap["restarts"][1]["agreement"]["adversarial"] > 0.9
+    # vecmap's first run had the higher criterion: it waited for adversarial's restarts
+    # instead of restarting, and the second one confirmed it
+    assert [r["seed"] for r in vecmap["restarts"]] == [1]
+    assert vecmap["agreement"]["adversarial"] > 0.9
     assert results["classification"]["A (adversarial)"]["same"]["csls_P@1"] > 90
     kept = np.load(tmp_path / "alignment" / "A_same_adversarial" / "mapping.npy")
     np.testing.assert_allclose(kept, q, atol=1e-6)
+
+
+def test_the_method_below_another_criterion_restarts(tmp_path, monkeypatch):
+    """Both first runs fail; vecmap's restart finds the map with a criterion above adversarial's."""
+    _, adversarial, vecmap, _ = _scripted_grid(tmp_path, monkeypatch, {
+        ("adversarial", 1): (False, 0.7), ("vecmap", 1): (False, 0.5)})
+    # vecmap (lower) restarted first; its seed 2 (0.9) put adversarial below: it restarted
+    # too, and the two second runs confirmed each other
+    assert [r["seed"] for r in vecmap["restarts"]] == [1, 2]
+    assert [r["seed"] for r in adversarial["restarts"]] == [1, 2]
+    assert adversarial["criterion"] == vecmap["criterion"] == 0.9
+    assert adversarial["agreement"]["vecmap"] > 0.9
+
+
+def test_an_unconfirmed_best_criterion_is_kept_when_the_others_run_out(tmp_path, monkeypatch):
+    script = {("vecmap", s): (False, 0.5 + s / 100) for s in range(1, 5)}
+    _, adversarial, vecmap, _ = _scripted_grid(tmp_path, monkeypatch, script)
+    assert [r["seed"] for r in vecmap["restarts"]] == [1, 2, 3, 4]  # all its seeds
+    assert [r["seed"] for r in adversarial["restarts"]] == [1]  # waited, then kept
+    assert vecmap["criterion"] == 0.54 and adversarial["agreement"]["vecmap"] < 0.3

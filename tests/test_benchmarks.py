@@ -38,3 +38,20 @@ def test_stability_resumes_finished_seeds(tmp_path, caplog):
     assert [r["seed"] for r in changed] == [0, 1]
     with open(os.path.join(out, "stability.json"), encoding="utf-8") as handle:
         assert json.load(handle)["summary"]["vecmap"]["runs"] == 2
+
+
+def test_restart_agreement_replays_the_experiment_policy():
+    import restart_agreement
+
+    rows = [{"seed": s, "criterion": c, "agreement": a, "top500_csls_p@1": p}
+            for s, c, a, p in [(0, 0.58, 0.0, 0.0), (1, 0.60, 0.13, 0.15), (2, 0.59, 0.05, 0.1),
+                               (3, 0.65, 0.70, 0.73), (4, 0.64, 0.58, 0.66)]]
+    by_start = {r["start"]: r for r in restart_agreement.replay_policy(rows, 0.3, 3)}
+    # from 0: three failures, the cap; the best criterion of the three is kept
+    assert by_start[0]["run"] == [0, 1, 2] and by_start[0]["kept"] == 1 and by_start[0]["complete"]
+    # from 1: 1 and 2 unconfirmed, 3 confirmed: kept (best criterion) with its P@1
+    assert by_start[1]["run"] == [1, 2, 3] and by_start[1]["kept"] == 3
+    assert by_start[1]["top500_csls_p@1"] == 0.73
+    assert by_start[2]["run"] == [2, 3] and by_start[4]["run"] == [4]
+    # a threshold above every agreement: from 3, seeds run out before the cap
+    assert not restart_agreement.replay_policy(rows, 0.9, 3)[3]["complete"]

@@ -157,3 +157,30 @@ def _check_scores(results, test_csv, text_folder):
     for row in ("B*", "T*"):
         unsupervised = results["classification"][row.rstrip("*") + " (adversarial)"]["same"]
         assert results["classification"][row]["same"]["csls_P@5"] >= unsupervised["csls_P@5"], row
+
+
+def test_speech2vec_clusters_are_made_once_per_segment_file(tmp_path):
+    import numpy as np
+
+    from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
+    from speechbrain_align.evaluation.experiment import speech2vec_clusters
+    from speechbrain_align.speech.units import read_assignment
+
+    rng = np.random.default_rng(0)
+    segments = tmp_path / "speech2vec_words" / "vectors" / "all_segments.npz"
+    segments.parent.mkdir(parents=True)
+    vectors = rng.normal(size=(60, 4)).astype(np.float32)
+    save_embeddings(Embeddings([f"s{i}" for i in range(60)], vectors), str(segments))
+    hp = {"kmeans_clusters": 5, "seed": 1}
+    types, assignment = speech2vec_clusters(str(tmp_path), hp)
+    assert len(load_embeddings(types)) == 5
+    assert len(read_assignment(assignment)) == 60
+    stamp = os.stat(types).st_mtime_ns
+    speech2vec_clusters(str(tmp_path), hp)  # reused
+    assert os.stat(types).st_mtime_ns == stamp
+    speech2vec_clusters(str(tmp_path), dict(hp, kmeans_clusters=6))  # other settings: redone
+    assert len(load_embeddings(types)) == 6
+    save_embeddings(Embeddings([f"s{i}" for i in range(60)], vectors + 1), str(segments))
+    speech2vec_clusters(str(tmp_path), dict(hp, kmeans_clusters=6))  # new segments: redone
+    assert os.stat(types).st_mtime_ns != stamp
+    assert np.abs(load_embeddings(types).vectors.mean() - (vectors + 1).mean()) < 0.5

@@ -46,11 +46,16 @@ from speechbrain_align.evaluation.crossmodal import cluster_space, label_space
 from speechbrain_align.speech.units import read_assignment
 from speechbrain_align.speech.wordtypes import (
     average_by_label,
-    cluster_name,
     kmeans_types,
     write_assignment,
 )
-from speechbrain_align.utils.files import already_prepared, atomic_write, mark_prepared, write_json
+from speechbrain_align.utils.files import (
+    already_prepared,
+    atomic_write,
+    mark_prepared,
+    sha256_file,
+    write_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +195,28 @@ def utterance_subset(manifest, n_tokens, seed, path, speakers=None):
     return _copy_manifest_rows([manifest], path, lambda row: row["utt_id"] in chosen, stamp)
 
 
+def speech2vec_clusters(out, hp):
+    """Config B's k-means of every Speech2Vec segment vector, into ``<out>/spaces``.
+
+    Returns the paths of ``B_types.npz`` and ``B_assignment.csv``. Done once
+    for a given segment file, ``kmeans_clusters`` and ``seed`` (a rerun, or
+    :func:`speech_spaces` after the experiment's lane ran it, reuses it).
+    """
+    folder = os.path.join(out, "spaces")
+    segments = os.path.join(out, "speech2vec_words", "vectors", "all_segments.npz")
+    outputs = [os.path.join(folder, "B_types.npz"), os.path.join(folder, "B_assignment.csv")]
+    options = {"segments": sha256_file(segments), "clusters": hp["kmeans_clusters"],
+               "seed": hp["seed"]}
+    if not already_prepared(outputs, options):
+        os.makedirs(folder, exist_ok=True)
+        segs = load_embeddings(segments)
+        clusters, assignment = kmeans_types(segs.vectors, hp["kmeans_clusters"], seed=hp["seed"])
+        save_embeddings(clusters, outputs[0])
+        write_assignment(outputs[1], segs.words, assignment)
+        mark_prepared(outputs, options)
+    return outputs
+
+
 def speech_spaces(paths, out, hp):
     """The speech spaces of configs A, B, F, units and the oracle T.
 
@@ -213,11 +240,10 @@ def speech_spaces(paths, out, hp):
     folder = os.path.join(out, "spaces")
     save_embeddings(types, os.path.join(folder, "A_types.npz"))
 
-    clusters, assignment = kmeans_types(segs.vectors, hp["kmeans_clusters"], seed=hp["seed"])
-    save_embeddings(clusters, os.path.join(folder, "B_types.npz"))
-    write_assignment(os.path.join(folder, "B_assignment.csv"), segs.words, assignment)
-    assign = {sid: cluster_name(a) for sid, a in zip(segs.words, assignment)}
-    spaces["B"] = cluster_space("B", clusters, assign, train_rows, assign, test_rows)
+    types_path, assignment_path = speech2vec_clusters(out, hp)
+    assign = read_assignment(assignment_path)
+    spaces["B"] = cluster_space("B", load_embeddings(types_path), assign, train_rows, assign,
+                                test_rows)
 
     chunks = os.path.join(out, "speech2vec_chunks", "vectors")
     chunk_rows = read_segment_manifest(os.path.join(out, "chunks", "test_chunks.csv"))

@@ -10,9 +10,11 @@ are independent and seeded, so ``alignment_workers`` processes run them side
 by side with the results of one; each job is scored here as soon as its
 result is final, while the others run on. With
 ``restart_agreement``, a row's restarts (runs from later seeds) run one at a
-time, only while no other method confirms the method's latest run (the two
-mappings translate the most frequent words alike): the label-free guard of
-the restarts, at the cost of one run where the methods agree.
+time, only while no other method confirms one of the method's runs (the two
+mappings translate the most frequent words alike) and only for the methods
+whose best criterion is below another's (the likelier failures; the best
+waits for a confirmation): the label-free guard of the restarts, at the cost
+of one run where the methods agree.
 """
 
 import concurrent.futures
@@ -156,30 +158,38 @@ class _Inline:
         return False
 
 
-def _agreement(jobs, runs, i, members, spaces, texts, hp):
-    """Translation agreement of job ``i``'s latest run with each other method's runs.
+class _Agreements:
+    """Translation agreement between runs of one (row, condition), computed once per pair of runs."""
 
-    ``{method: best agreement over that method's runs so far}``; a failed
-    run agrees with nothing, so a run is confirmed when any other method
-    found the same mapping in any of its runs.
-    """
-    job = jobs[i]
-    src = spaces[job["name"]].types.sorted_by_count().vectors
-    tgt = texts[job["cond"]].vectors
-    w_a, info_a, _ = runs[i][-1]
-    out = {}
-    for m in members:
-        if m == i or m not in runs:
-            continue
-        for w_b, info_b, _ in runs[m]:
-            if info_a["normalize"] != info_b["normalize"]:
-                continue  # mappings of differently normalised spaces: not comparable
-            steps = info_a["normalize"]
-            value = round(translation_agreement(
-                normalize_embeddings(src, steps), normalize_embeddings(tgt, steps), w_a, w_b,
-                hp.get("agreement_words", 1000)), 4)
-            out[jobs[m]["method"]] = max(value, out.get(jobs[m]["method"], value))
-    return out
+    def __init__(self, jobs, runs, spaces, texts, hp):
+        self.jobs, self.runs, self.spaces, self.texts, self.hp = jobs, runs, spaces, texts, hp
+        self.cache = {}
+
+    def value(self, i, k, m, j):
+        """Agreement of run ``k`` of job ``i`` with run ``j`` of job ``m`` (None: not comparable)."""
+        key = (min((i, k), (m, j)), max((i, k), (m, j)))
+        if key not in self.cache:
+            (w_a, info_a, _), (w_b, info_b, _) = self.runs[i][k], self.runs[m][j]
+            value = None  # mappings of differently normalised spaces: not comparable
+            if info_a["normalize"] == info_b["normalize"]:
+                job, steps = self.jobs[i], info_a["normalize"]
+                src = self.spaces[job["name"]].types.sorted_by_count().vectors
+                value = round(translation_agreement(
+                    normalize_embeddings(src, steps),
+                    normalize_embeddings(self.texts[job["cond"]].vectors, steps), w_a, w_b,
+                    self.hp.get("agreement_words", 1000)), 4)
+            self.cache[key] = value
+        return self.cache[key]
+
+    def of_run(self, i, k, members):
+        """``{method: best agreement of run k of job i with that method's runs so far}``."""
+        out = {}
+        for m in members:
+            for j in range(len(self.runs.get(m, ())) if m != i else 0):
+                value = self.value(i, k, m, j)
+                if value is not None:
+                    out[self.jobs[m]["method"]] = max(value, out.get(self.jobs[m]["method"], value))
+        return out
 
 
 def _follow_up(job, k):
@@ -215,10 +225,13 @@ def _run_jobs(jobs, spaces, texts, hp, on_result=None):
     The unsupervised runs go to ``alignment_workers`` processes while the
     supervised ones (seconds each) run here.
     With ``restart_agreement`` set, a method's restarts run one after another
-    until another method confirms its latest run or none is left: two methods
+    until another method confirms one of its runs or none is left: two methods
     that found the same mapping (translation agreement at least
     ``restart_agreement``) both succeeded, and a failed run agrees with
-    nothing. The run with the best criterion is kept.
+    nothing. Of unconfirmed methods only those whose best criterion is below
+    another method's restart; the one with the best criterion waits for the
+    others and is kept as it is when they end unconfirmed. Each method keeps
+    its run with the best criterion.
     ``on_result(index, result)`` is called here as soon as a job's result is
     final, while the other jobs run on.
     """
@@ -253,19 +266,40 @@ def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
     pairs = {}
     for i in unsupervised:
         pairs.setdefault((jobs[i]["name"], jobs[i]["cond"]), []).append(i)
-    runs, agreements, done = {}, {}, {}
+    runs, done, pending = {}, {}, set()
+    agree = _Agreements(jobs, runs, spaces, texts, hp)
 
     def final(i, result):
         done[i] = result
         on_result(i, result)
 
-    def decide(i):
-        """Keep job ``i``'s runs if its latest is confirmed or no restart is left; else restart."""
-        confirmed = any(v >= threshold for v in agreements[i][-1].values())
-        if confirmed or len(runs[i]) > jobs[i]["deferred"]:
-            final(i, _merge(jobs[i], runs[i], agreements[i]))
-        else:
-            futures[executor.submit(_align_job, _follow_up(jobs[i], len(runs[i])))] = i
+    def best(i):
+        return max(info["criterion"] for _, info, _ in runs[i]), -i
+
+    def settle(members):
+        """Keep, restart or leave waiting each open job of one (row, condition)."""
+        if not all(m in runs for m in members):
+            return  # the first runs are not all in
+        changed = True
+        while changed:
+            changed = False
+            for m in members:
+                if m in done or m in pending:
+                    continue
+                per_run = [agree.of_run(m, k, members) for k in range(len(runs[m]))]
+                confirmed = any(v >= threshold for a in per_run for v in a.values())
+                others = [o for o in members if o != m]
+                below = any(best(m) < best(o) for o in others)
+                waiting = any(o not in done for o in others)
+                if confirmed or len(runs[m]) > jobs[m]["deferred"] or not (below or waiting):
+                    final(m, _merge(jobs[m], runs[m], per_run))
+                elif below:  # a lower criterion than another method's: the likelier failure
+                    future = executor.submit(_align_job, _follow_up(jobs[m], len(runs[m])))
+                    futures[future] = m
+                    pending.add(m)
+                else:  # the best criterion so far: wait for the others' restarts to confirm it
+                    continue
+                changed = True
 
     with executor:
         futures = {executor.submit(_align_job, jobs[i]): i for i in unsupervised}
@@ -278,18 +312,11 @@ def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
             for future in finished:
                 i = futures.pop(future)
                 runs.setdefault(i, []).append(future.result())
+                pending.discard(i)
                 if threshold is None:  # restarts ran inside the recipe
                     final(i, _merge(jobs[i], runs[i]))
-                    continue
-                members = pairs[jobs[i]["name"], jobs[i]["cond"]]
-                if len(runs[i]) > 1:  # a restart: compared with the other methods' runs
-                    agreements[i].append(_agreement(jobs, runs, i, members, spaces, texts, hp))
-                    decide(i)
-                elif all(m in runs for m in members):  # every first run is in
-                    for m in members:
-                        agreements[m] = [_agreement(jobs, runs, m, members, spaces, texts, hp)]
-                    for m in members:
-                        decide(m)
+                else:
+                    settle(pairs[jobs[i]["name"], jobs[i]["cond"]])
     return done
 
 

@@ -118,6 +118,7 @@ def _speech2vec_stages(hp, ctx):
                  export_csvs=[ctx["all_csv"]]),
             os.path.join(out, "logs", "speech2vec_words.log"), ctx["run_opts"], ctx["quiet"],
         )
+        exp.speech2vec_clusters(out, hp)  # config B's k-means, in this lane
     with timer("speech2vec (equal chunks: F)"):
         chunk_train = exp.utterance_subset(
             paths["train_csv"], hp["speech2vec_chunk_train_tokens"], hp["seed"],

@@ -180,6 +180,13 @@ class AdversarialAligner(sb.Brain):
             else:
                 logger.info("fused_updates: autograd instead (%s)", why)
 
+    def _orthogonalize(self):
+        """Pull the mapping back to (or towards) the orthogonal matrices after an update."""
+        if getattr(self.hparams, "map_orthogonalize", "iterative") == "svd":
+            self._mapping().project_orthogonal()
+        else:
+            self._mapping().orthogonalize(float(self.hparams.map_beta))
+
     def _mapping(self):
         mapping = self.modules.mapping
         return mapping.module if hasattr(mapping, "module") else mapping
@@ -225,10 +232,7 @@ class AdversarialAligner(sb.Brain):
         self.map_optimizer.zero_grad()
         map_loss.backward()
         self.map_optimizer.step()
-        if getattr(self.hparams, "map_orthogonalize", "iterative") == "svd":
-            self._mapping().project_orthogonal()
-        else:
-            self._mapping().orthogonalize(float(self.hparams.map_beta))
+        self._orthogonalize()
         self._map_loss += float(map_loss.detach())
         return torch.tensor(dis_loss / max(1, len(tgt_ids)))
 
@@ -255,10 +259,7 @@ class AdversarialAligner(sb.Brain):
             self._seen += len(fake) + len(tgt_ids[step])
             dis_loss += loss
         self._map_loss += fused.mapping_step(self.src_np[src_ids[-1]], smooth, map_lr)
-        if getattr(self.hparams, "map_orthogonalize", "iterative") == "svd":
-            self._mapping().project_orthogonal()
-        else:
-            self._mapping().orthogonalize(float(self.hparams.map_beta))
+        self._orthogonalize()
         return torch.tensor(dis_loss / max(1, len(tgt_ids)))
 
     def on_stage_start(self, stage, epoch=None):

@@ -19,7 +19,6 @@ of one run where the methods agree.
 
 import concurrent.futures
 import importlib.util
-import itertools
 import logging
 import multiprocessing
 import os
@@ -328,10 +327,10 @@ def align_all(spaces, texts, lexicon, hp, out, run_opts=None):
     ``hp["unsupervised_methods"]`` (or of ``hp["row_methods"][row]`` for the
     rows named there). ``unsupervised_rows`` is a list of rows,
     or a mapping row -> number of restarts (runs from successive seeds, the
-    best unsupervised criterion kept), or row -> {condition: restarts}. Each run is the alignment recipe with
-    the YAML ``hp["alignment_hparams"][method]`` and the overrides
-    ``hp["alignment_overrides"][method]`` (frequency cuts capped by the
-    vocabularies). ``run_opts`` (SpeechBrain run options, e.g.
+    best unsupervised criterion kept), or row -> {condition: restarts}. Each
+    run is the alignment recipe with the YAML ``hp["alignment_hparams"][method]``
+    and the overrides ``hp["alignment_overrides"][method]`` (frequency cuts
+    capped by the vocabularies). ``run_opts`` (SpeechBrain run options, e.g.
     ``{"device": "cuda:0"}``) go to the recipe. The unsupervised runs are
     independent and seeded: ``hp["alignment_workers"]`` processes (1 thread
     each) run them side by side with the same results as one. Returns

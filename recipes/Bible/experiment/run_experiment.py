@@ -180,6 +180,9 @@ def _run_lanes(lanes, workers):
     raised once every lane has stopped (a stage that is running is not cut).
     """
     def lane(stages):
+        # one OpenMP thread in this thread too, as in the main one (the setting
+        # is per thread): faiss's k-means then gives the same clusters in a lane
+        torch.set_num_threads(1)
         return {stage: stage() for stage in stages}
 
     values = {}

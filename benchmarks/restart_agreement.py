@@ -16,8 +16,10 @@ the shared words as dictionary) its CSLS P@1 on the 500 most frequent T
 types, the experiment's top-500 column. Appends one JSON line per
 seed to ``--out`` (default ``<experiment>/restart_agreement.jsonl``).
 
-It then replays the experiment's restart policy on those runs: from each
-start seed, the next seeds one at a time until a run agrees at least
+It then replays the experiment's restart policy on those runs, with the
+reference standing for the other method's run (a successful one, with the
+higher criterion: the case where only adversarial restarts): from each start
+seed, the next seeds one at a time until a run agrees at least
 ``restart_agreement`` (of ``--hparams``) or ``--max_runs`` ran, keeping the
 best criterion; ``--summary`` only replays the runs already in ``--out``.
 """

@@ -6,9 +6,10 @@ Usage::
     python benchmarks/dense_top1.py --n 20000 --repeats 2
 
 :func:`~speechbrain_align.retrieval.dense.csls_argmax` scores a block of
-query rows against every key, draws one uniform number per score and takes
-the argmax of the kept scores for each keep probability. On random unit
-vectors (``n`` x ``n``, ``--dim``), one thread, in one run, the script times:
+query rows against every key and, with dropout, draws one uniform number per
+row: the rank of the first kept score (geometric), read off the row's top-k.
+On random unit vectors (``n`` x ``n``, ``--dim``), one thread, in one run,
+the script times:
 
 * one induction (hubness, then top-1 both ways with keep probabilities 0.1
   and 0.2, as vecmap's first iterations) with the CPU block of
@@ -16,8 +17,10 @@ vectors (``n`` x ``n``, ``--dim``), one thread, in one run, the script times:
   ``dense.MAX_ELEMENTS`` scores (64 MiB), checking that both give the same
   pairs (the draws do not depend on the block size);
 * its two choices within a block: the product by numpy (OpenBLAS) against
-  torch, and the dropout as one ``torch.where`` pass against a comparison
-  then ``masked_fill``.
+  torch, and the dropout as a rank draw per row and a top-k against the
+  direct way, one uniform number per score, a ``torch.where`` and an argmax
+  (for both keep probabilities); it also prints the mean rank of the kept
+  score both ways, which should agree (same law).
 
 It prints each time and each ratio (slower / faster).
 """
@@ -72,15 +75,33 @@ def main():
     block_q, keys_t = torch.from_numpy(src), torch.from_numpy(tgt)
     keys_np = np.ascontiguousarray(tgt.T)
     scores = torch.from_numpy(src[:rows] @ keys_np)
-    draws = torch.rand(scores.shape)
+    probs = (0.1, 0.2)
     minus_inf = torch.tensor(float("-inf"))
+    generator = torch.Generator().manual_seed(0)
+    kept_ranks = {"chosen": [], "other": []}
+
+    def rank_draw(check=False):
+        u = torch.rand(rows, generator=generator, dtype=torch.float64)
+        ranks = [(torch.log(u) / np.log1p(-p)).floor().long() for p in probs]
+        top = torch.topk(scores, int(max(r.max() for r in ranks)) + 1, dim=1)
+        if check:
+            kept_ranks["chosen"].append(ranks[0].numpy())
+        return [top.indices.gather(1, r[:, None]) for r in ranks]
+
+    def per_score(check=False):
+        draws = torch.rand(scores.shape, generator=generator)
+        best = [torch.where(draws < p, scores, minus_inf).argmax(dim=1) for p in probs]
+        if check:
+            order = torch.argsort(scores, dim=1, descending=True)
+            kept_ranks["other"].append((order == best[0][:, None]).float().argmax(1).numpy())
+        return best
+
     pairs = (
-        ("product", lambda: torch.from_numpy(src[first:first + rows] @ keys_np),
+        ("product", ("numpy", "torch"), lambda: torch.from_numpy(src[first:first + rows] @ keys_np),
          lambda: block_q[first:first + rows] @ keys_t.T),
-        ("dropout", lambda: torch.where(draws < 0.1, scores, minus_inf),
-         lambda: scores.masked_fill(draws >= 0.1, float("-inf"))),
+        ("dropout", ("rank draw + top-k", "per-score draws"), rank_draw, per_score),
     )
-    for name, chosen, other in pairs:
+    for name, (label_a, label_b), chosen, other in pairs:
         spent = {}
         for label, fn in (("chosen", chosen), ("other", other)):
             best = float("inf")
@@ -90,8 +111,14 @@ def main():
                     fn()
                 best = min(best, time.perf_counter() - start)
             spent[label] = best
-        print(f"{name}: numpy/where {spent['chosen']:.3f} s, torch/masked_fill "
+        print(f"{name}: {label_a} {spent['chosen']:.3f} s, {label_b} "
               f"{spent['other']:.3f} s per {args.n} rows; ratio {spent['other'] / spent['chosen']:.2f}")
+    for _ in range(200):
+        rank_draw(check=True)
+        per_score(check=True)
+    print("mean 0-based rank of the kept score at keep_prob 0.1 (law: 9.0): rank draw "
+          f"{np.concatenate(kept_ranks['chosen']).mean():.2f}, per-score draws "
+          f"{np.concatenate(kept_ranks['other']).mean():.2f}")
 
 
 if __name__ == "__main__":

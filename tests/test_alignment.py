@@ -22,7 +22,7 @@ from speechbrain_align.alignment.mappings import (
     load_vector_pair,
     save_mapping,
 )
-from speechbrain_align.alignment.pipeline import align
+from speechbrain_align.alignment.pipeline import align, check_options
 from speechbrain_align.alignment.procrustes import procrustes
 from speechbrain_align.alignment.refinement import refine
 from speechbrain_align.alignment.synthetic import synthetic_pair
@@ -337,3 +337,25 @@ def test_adversarial_recovers_a_known_rotation(easy_pair, tmp_path):
                           criterion_words=500)
     control = evaluate_mapping(src.vectors, tgt.vectors, untrained, gold, steps)
     assert control["csls_p@1"] < 0.2
+
+
+def test_adversarial_then_self_learning(easy_pair, tmp_path):
+    """Self-learning seeded by a briefly trained adversarial mapping finds the rotation
+    that the refinement alone misses from the same mapping."""
+    src, tgt, q, gold = easy_pair
+    hp = {"n_epochs": 1, "epoch_size": 200, "max_rank": 500, "dis_hidden": 128,
+          "map_orthogonalize": "svd", "n_refinement": 3, "criterion_words": 500, "seed": 0}
+    sl = {"self_learning_iters": 30, "vocab_cutoff": 800, "stochastic_interval": 3}
+    w0, log0 = align(src, tgt, _hparams("adversarial", tmp_path / "a", 20, **hp))
+    w, log = align(src, tgt, _hparams("adversarial", tmp_path / "b", 20, **hp, **sl))
+    before = evaluate_mapping(src.vectors, tgt.vectors, w0, gold, log0["normalize"])
+    after = evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])
+    assert before["csls_p@1"] < 0.5 and after["csls_p@1"] > 0.95
+    assert "self_learning" not in log0
+    assert log["self_learning"]["iterations"] == 30 and log["init_pairs"] > 0
+    # the self-learning keys are required only when the stage runs
+    bad = dict(_hparams("adversarial", tmp_path / "c", 20, **hp, **sl))
+    del bad["keep_prob"]
+    with pytest.raises(AlignmentError, match="method adversarial needs keep_prob"):
+        align(src, tgt, bad)
+    check_options(dict(bad, self_learning_iters=0))

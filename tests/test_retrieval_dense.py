@@ -63,14 +63,37 @@ def test_dropout_does_not_depend_on_the_block_size():
     ]
     for other in out[1:]:
         np.testing.assert_array_equal(other.index, out[0].index)
-    # the same dropout, written densely: the draws are one uniform per score, row by row
+    # the same dropout, written densely: one uniform per row, row by row, gives the
+    # rank of the first kept score in decreasing order
     dense, _, _ = _brute(q, k, 3)
-    draws = torch.rand(dense.shape, generator=torch.Generator().manual_seed(5)).numpy()
-    kept = np.where(draws >= 0.3, -np.inf, dense)
-    np.testing.assert_array_equal(out[0].index, kept.argmax(1))
-    np.testing.assert_allclose(out[0].score, kept.max(1), atol=1e-5)
+    u = torch.rand(len(q), generator=torch.Generator().manual_seed(5), dtype=torch.float64).numpy()
+    ranks = np.floor(np.log(u) / np.log1p(-0.3)).astype(int)  # 0-based
+    order = np.argsort(-dense, axis=1, kind="stable")
+    want = order[np.arange(len(q)), ranks]
+    np.testing.assert_array_equal(out[0].index, want)
+    np.testing.assert_allclose(out[0].score, dense[np.arange(len(q)), want], atol=1e-5)
     np.testing.assert_allclose(out[0].max_score, dense.max(1), atol=1e-5)
     assert (out[0].index != dense.argmax(1)).any()  # the dropout changed something
+
+
+def test_dropout_has_the_law_of_dropping_each_score():
+    """The kept argmax's rank follows the law of keeping each score with probability p."""
+    rng = np.random.default_rng(0)
+    n, m, p = 20000, 12, 0.3
+    keys = np.eye(m, dtype=np.float32)
+    # every query ranks the keys in the order 0, 1, ..., m-1
+    queries = np.tile(np.linspace(1.0, 0.5, m, dtype=np.float32), (n, 1))
+    got = csls_argmax(queries, keys, csls_k=0, keep_prob=p,
+                      generator=torch.Generator().manual_seed(3)).index
+    # reference: drop each score independently, then take the argmax of the kept ones
+    kept = rng.random((n, m)) < p
+    ref = np.where(kept.any(1), kept.argmax(1), 0)
+    got_hist = np.bincount(got, minlength=m) / n
+    ref_hist = np.bincount(ref, minlength=m) / n
+    np.testing.assert_allclose(got_hist, ref_hist, atol=0.015)
+    law = p * (1 - p) ** np.arange(m)
+    law[0] += (1 - p) ** m  # every score dropped: index 0
+    np.testing.assert_allclose(got_hist, law, atol=0.015)
 
 
 def test_several_keep_probs_share_the_draws():

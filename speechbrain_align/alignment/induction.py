@@ -48,8 +48,9 @@ def build_dictionary(src, tgt, mode="mutual", method="csls", max_rank=15000, csl
     n_src, n_tgt = min(max_rank, len(src)), min(max_rank, len(tgt))
     k = csls_k if method == "csls" else 0
     # hubness over the full vocabularies, for the n_src / n_tgt most frequent words
-    r_src = hubness(src[:n_src], tgt, k)[0]
-    r_tgt = hubness(tgt[:n_tgt], src, k)[0]
+    # only (the other side's terms are not needed: pass zeros to skip them)
+    r_src = hubness(src[:n_src], tgt, k, r_keys=np.zeros(len(tgt)))[0]
+    r_tgt = hubness(tgt[:n_tgt], src, k, r_keys=np.zeros(len(src)))[0]
     fwd = bwd = None
     if mode in ("s2t", "mutual", "union"):
         fwd = csls_argmax(src[:n_src], tgt[:n_tgt], k, r_src, r_tgt).index

@@ -4,7 +4,9 @@ Methods (``hparams["method"]``)
 -------------------------------
 ``adversarial``
     MUSE: adversarial training (:mod:`.adversarial`) then Procrustes
-    refinement (:mod:`.refinement`).
+    refinement (:mod:`.refinement`); with ``self_learning_iters > 0``,
+    stochastic self-learning (:mod:`.self_learning`) runs between the two,
+    from the dictionary the adversarial mapping induces.
 ``vecmap``
     Artetxe et al. (2018): similarity-distribution initialisation and
     stochastic self-learning (:mod:`.self_learning`) then the same refinement.
@@ -25,14 +27,14 @@ import time
 import numpy as np
 
 from speechbrain_align.alignment.criterion import mean_cosine_criterion
-from speechbrain_align.alignment.induction import MODES
+from speechbrain_align.alignment.induction import MODES, build_dictionary
 from speechbrain_align.alignment.mappings import AlignmentError, dictionary_indices
 from speechbrain_align.alignment.normalization import as_steps, normalize_embeddings
 from speechbrain_align.alignment.procrustes import procrustes_on_pairs
 from speechbrain_align.alignment.refinement import refine
 from speechbrain_align.alignment.self_learning import self_learning, similarity_init
 from speechbrain_align.dataio.vectors import Embeddings
-from speechbrain_align.retrieval.search import as_matrix
+from speechbrain_align.retrieval.search import as_matrix, normalize_rows
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +43,18 @@ METHODS = ("adversarial", "vecmap", "supervised")
 # The keys each method reads from its hparams (the recipe YAMLs define them all)
 _COMMON = ("method", "seed", "normalize", "csls_k", "criterion_words")
 _REFINEMENT = ("n_refinement", "refinement_patience", "dico_max_rank", "dico_mode", "dico_method")
+_SELF_LEARNING = ("vocab_cutoff", "keep_prob", "stochastic_multiplier", "stochastic_interval",
+                  "threshold")
 REQUIRED = {
     "supervised": _COMMON,
     "adversarial": _COMMON + _REFINEMENT + (
         "epoch_size", "batch_size", "dis_steps", "max_rank", "smoothing", "map_beta",
         "map_orthogonalize", "dis_clip_weights", "mapping", "discriminator", "lr_schedule",
         "epoch_counter", "checkpointer", "map_opt_class", "dis_opt_class", "train_logger",
+        "self_learning_iters",
     ),
-    "vecmap": _COMMON + _REFINEMENT + (
-        "init_vocab", "init_normalize", "init_quantiles", "vocab_cutoff", "keep_prob",
-        "stochastic_multiplier", "stochastic_interval", "threshold", "max_iters",
+    "vecmap": _COMMON + _REFINEMENT + _SELF_LEARNING + (
+        "init_vocab", "init_normalize", "init_quantiles", "max_iters",
     ),
 }
 
@@ -108,7 +112,10 @@ def check_options(hparams, shapes=None, names=("source", "target")):
     method = hparams.get("method")
     if method not in METHODS:
         raise AlignmentError(f"method: unknown {method!r} (known: {', '.join(METHODS)})")
-    missing = [key for key in REQUIRED[method] if key not in hparams]
+    required = REQUIRED[method]
+    if method == "adversarial" and hparams.get("self_learning_iters"):
+        required = required + _SELF_LEARNING
+    missing = [key for key in required if key not in hparams]
     if missing:
         raise AlignmentError(f"hparams: method {method} needs {', '.join(missing)}")
     for key, known in _CHOICES.items():
@@ -239,18 +246,16 @@ def _unsupervised(src, tgt, hp, run_opts, log):
     if hp["method"] == "adversarial":
         w, log["adversarial"] = _adversarial(src, tgt, hp, run_opts)
         log["adversarial_seconds"] = time.time() - t0
+        if hp["self_learning_iters"] > 0:
+            t0 = time.time()
+            mapped = normalize_rows(src @ w.T)
+            init = build_dictionary(mapped, normalize_rows(tgt), mode="union",
+                                    max_rank=hp["vocab_cutoff"], csls_k=hp["csls_k"])
+            w = _self_learning(src, tgt, init, hp, hp["self_learning_iters"], log, t0)
     else:
         init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"], hp["init_normalize"],
                                hp["init_quantiles"])
-        w, sl_log = self_learning(
-            src, tgt, init, vocab_cutoff=hp["vocab_cutoff"], csls_k=hp["csls_k"],
-            keep_prob=hp["keep_prob"], stochastic_multiplier=hp["stochastic_multiplier"],
-            stochastic_interval=hp["stochastic_interval"], threshold=hp["threshold"],
-            max_iters=hp["max_iters"], seed=hp["seed"],
-        )
-        log["init_pairs"] = int(len(init))
-        log["self_learning"] = {"iterations": len(sl_log), "final": sl_log[-1] if sl_log else None}
-        log["self_learning_seconds"] = time.time() - t0
+        w = _self_learning(src, tgt, init, hp, hp["max_iters"], log, t0)
     if hp["n_refinement"] > 0:
         t0 = time.time()
         w, log["refinement"] = refine(
@@ -259,4 +264,18 @@ def _unsupervised(src, tgt, hp, run_opts, log):
             criterion_words=hp["criterion_words"], patience=hp["refinement_patience"],
         )
         log["refinement_seconds"] = time.time() - t0
+    return w
+
+
+def _self_learning(src, tgt, init, hp, max_iters, log, t0):
+    """Stochastic self-learning from the seed dictionary ``init``; fills ``log``."""
+    w, sl_log = self_learning(
+        src, tgt, init, vocab_cutoff=hp["vocab_cutoff"], csls_k=hp["csls_k"],
+        keep_prob=hp["keep_prob"], stochastic_multiplier=hp["stochastic_multiplier"],
+        stochastic_interval=hp["stochastic_interval"], threshold=hp["threshold"],
+        max_iters=max_iters, seed=hp["seed"],
+    )
+    log["init_pairs"] = int(len(init))
+    log["self_learning"] = {"iterations": len(sl_log), "final": sl_log[-1] if sl_log else None}
+    log["self_learning_seconds"] = time.time() - t0
     return w

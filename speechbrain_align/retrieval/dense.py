@@ -9,9 +9,17 @@ computed a block of query rows at a time: memory is bounded by
 ``max_elements`` scores whatever the vocabulary sizes, and no
 vocabulary-squared matrix (scores or dropout mask) is ever held.
 
-Determinism: the dropout mask of a block is drawn with ``torch.rand`` from
+Dropout without a mask: when each score is kept with probability ``p``, the
+best kept score of a row is its ``G``-th best score, where the rank ``G`` of
+the first kept one in decreasing order is geometric, ``P(G = r) = p (1-p)^(r-1)``.
+So one uniform number per row (``G = 1 + floor(log u / log(1 - p))``) and the
+row's top ``G`` scores replace one draw and one comparison per score: the
+same distribution as dropping scores one by one, at the cost of a top-k.
+
+Determinism: the uniform numbers are drawn with ``torch.rand`` from
 ``generator`` row after row, so the draws (hence the results) do not depend
-on the block size. Ties go to the lowest key index.
+on the block size. Without dropout, ties go to the lowest key index; among
+tied scores the dropout's rank order is the top-k's.
 """
 
 from collections import namedtuple
@@ -134,8 +142,10 @@ def _blocks(q, k, scale, r_k, probs, generator, max_elements, device, index, sco
     rows = max(1, elements // m)
     keys = np.ascontiguousarray(k.T) if on_cpu else torch.from_numpy(k).to(device).T
     r_k_t = torch.from_numpy(r_k).to(device)
-    minus_inf = torch.tensor(float("-inf"), device=device)
     dropout = (probs < 1.0).any()
+    # log(1 - p) of each keep probability (-inf for p = 1: the rank is always 1)
+    with np.errstate(divide="ignore"):
+        log_drop = torch.from_numpy(np.log1p(-probs))
     for first in range(0, n, rows):
         last = min(n, first + rows)
         # 2 q.k - r_k ranks the keys of a row as CSLS does; r_q is a row constant
@@ -145,15 +155,27 @@ def _blocks(q, k, scale, r_k, probs, generator, max_elements, device, index, sco
             block = torch.from_numpy(q[first:last]).to(device) @ keys
         if scale != 1.0:
             block.mul_(scale).sub_(r_k_t[None, :])
-        max_score[first:last] = block.max(dim=1).values.cpu().numpy()
-        draws = torch.rand(block.shape, generator=generator).to(device) if dropout else None
-        for p, prob in enumerate(probs):
-            # one pass (2x a comparison then masked_fill)
-            kept = block if prob >= 1.0 else torch.where(draws < float(prob), block, minus_inf)
-            best = kept.argmax(dim=1)
-            index[p, first:last] = best.cpu().numpy()
-            score[p, first:last] = kept.gather(1, best[:, None])[:, 0].cpu().numpy()
-
+        if not dropout:
+            best = block.argmax(dim=1)  # the first of tied maxima
+            best_score = block.gather(1, best[:, None])[:, 0].cpu().numpy()
+            max_score[first:last] = best_score
+            index[:, first:last] = best.cpu().numpy()
+            score[:, first:last] = best_score
+            continue
+        # rank (1-based) of the first kept score of each row, per keep probability
+        u = torch.rand(last - first, generator=generator, dtype=torch.float64)
+        ranks = (torch.log(u)[None, :] / log_drop[:, None]).floor_().add_(1)
+        ranks = torch.nan_to_num(ranks, nan=1.0, posinf=float(m + 1)).clamp_(1, m + 1).long()
+        depth = int(min(m, ranks.max()))
+        top_score, top_index = torch.topk(block, depth, dim=1, sorted=True)
+        top_score, top_index = top_score.cpu(), top_index.cpu()
+        max_score[first:last] = top_score[:, 0].numpy()
+        for p in range(len(probs)):
+            kept = ranks[p] <= m  # else every score of the row was dropped
+            at = (ranks[p].clamp(max=depth) - 1)[:, None]
+            index[p, first:last] = torch.where(kept, top_index.gather(1, at)[:, 0], 0).numpy()
+            score[p, first:last] = torch.where(
+                kept, top_score.gather(1, at)[:, 0], float("-inf")).numpy()
 
 def mutual_or_union(fwd, bwd, mode="union"):
     """Pairs ``(i, j)`` from top-1 translations both ways, sorted, as an (n, 2) array.

@@ -133,8 +133,10 @@ def test_restarts_run_only_where_no_other_method_confirms(tmp_path):
     assert "agreement" not in every["A (vecmap)/same"] or every["A (vecmap)/same"]["agreement"] is None
 
 
-def _scripted_grid(tmp_path, monkeypatch, script):
-    """align_all where run (method, seed) gives the true map or a wrong one with a set criterion."""
+def _scripted_grid(tmp_path, monkeypatch, script, rows=None, conditions=("same",), calls=None):
+    """align_all where run (method, seed) gives the true map or a wrong one with a set criterion.
+
+    ``calls`` collects ``(method, condition, seed)`` in the order the runs start."""
     import alignment_grid
 
     spaces, texts, lexicon = _grid()
@@ -142,6 +144,8 @@ def _scripted_grid(tmp_path, monkeypatch, script):
 
     def scripted(job):
         seed = job["overrides"]["seed"]
+        if calls is not None:
+            calls.append((job["method"], job["cond"], seed))
         good, crit = script.get((job["method"], seed), (True, 0.9))
         # each failed run its own wrong map: failures agree with nothing
         draw = np.random.default_rng([seed, job["method"] == "vecmap"])
@@ -153,11 +157,13 @@ def _scripted_grid(tmp_path, monkeypatch, script):
 
     monkeypatch.setattr(alignment_grid, "_align_job", scripted)
     hp = {"seed": 1, "alignment_hparams": HPARAMS, "alignment_overrides": OVERRIDES,
-          "unsupervised_rows": {"A": {"same": 4, "es": 1}},
+          "unsupervised_rows": rows or {"A": {"same": 4, "es": 1}},
           "unsupervised_methods": ["adversarial", "vecmap"], "translation_test_fraction": 0.5,
           "alignment_workers": 1, "restart_agreement": 0.3, "agreement_words": 100}
-    results = align_all(spaces, {"same": texts["same"]}, lexicon, hp, str(tmp_path))
+    results = align_all(spaces, {c: texts[c] for c in conditions}, lexicon, hp, str(tmp_path))
     log = json.loads((tmp_path / "alignment_log.json").read_text())
+    if conditions != ("same",):
+        return results, log
     return results, log["A (adversarial)/same"], log["A (vecmap)/same"], q
 
 
@@ -197,3 +203,23 @@ def test_an_unconfirmed_best_criterion_is_kept_when_the_others_run_out(tmp_path,
     assert [r["seed"] for r in vecmap["restarts"]] == [1, 2, 3, 4]  # all its seeds
     assert [r["seed"] for r in adversarial["restarts"]] == [1]  # waited, then kept
     assert vecmap["criterion"] == 0.54 and adversarial["agreement"]["vecmap"] < 0.3
+
+
+def test_a_condition_with_no_runs(tmp_path, monkeypatch):
+    """0 runs on a condition: the supervised row only there, the unsupervised ones elsewhere."""
+    results, log = _scripted_grid(tmp_path, monkeypatch, {}, rows={"A": {"same": 1, "es": 0}},
+                                  conditions=("same", "es"))
+    assert sorted(log) == ["A (adversarial)/same", "A (vecmap)/same", "A*/es", "A*/same"]
+    assert set(results["translation"]) == {"A*"}
+    assert set(results["classification"]) == {"A*", "A (adversarial)", "A (vecmap)"}
+
+
+def test_a_restart_goes_ahead_of_the_queued_first_runs(tmp_path, monkeypatch):
+    calls = []
+    _, log = _scripted_grid(tmp_path, monkeypatch, {("adversarial", 1): (False, 0.5)},
+                            rows={"A": {"same": 4, "es": 1}}, conditions=("same", "es"),
+                            calls=calls)
+    calls = [c for c in calls if c[0] != "supervised"]
+    assert calls == [("adversarial", "same", 1), ("vecmap", "same", 1),
+                     ("adversarial", "same", 2), ("adversarial", "es", 1), ("vecmap", "es", 1)]
+    assert [r["seed"] for r in log["A (adversarial)/same"]["restarts"]] == [1, 2]

@@ -90,7 +90,7 @@ def csls_argmax(queries, keys, csls_k=10, r_queries=None, r_keys=None, keep_prob
     keep_prob : float or sequence of float
         Each score is kept with this probability before the argmax (1: all).
         With a sequence, one argmax per value, all from the same draws (one
-        uniform number per score, drawn only if some value is below 1).
+        uniform number per row, drawn only if some value is below 1).
     generator : torch.Generator, optional
         Source of the dropout draws (CPU).
     max_elements : int
@@ -176,6 +176,7 @@ def _blocks(q, k, scale, r_k, probs, generator, max_elements, device, index, sco
             index[p, first:last] = torch.where(kept, top_index.gather(1, at)[:, 0], 0).numpy()
             score[p, first:last] = torch.where(
                 kept, top_score.gather(1, at)[:, 0], float("-inf")).numpy()
+
 
 def mutual_or_union(fwd, bwd, mode="union"):
     """Pairs ``(i, j)`` from top-1 translations both ways, sorted, as an (n, 2) array.

@@ -125,6 +125,8 @@ def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
                     restarts = unsupervised[name]  # a number, or one per condition
                     if isinstance(restarts, dict):
                         restarts = restarts.get(cond, 1)
+                    if int(restarts) == 0:  # no unsupervised run on this condition
+                        continue
                     overrides["restarts"] = int(restarts)
                 deferred = 0
                 if (method != "supervised" and hp.get("restart_agreement") is not None
@@ -258,10 +260,11 @@ def _run_jobs(jobs, spaces, texts, hp, on_result=None):
 def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
     """Submit the unsupervised jobs to ``executor``, run the rest here; wait for all."""
     threshold = hp.get("restart_agreement")
-    # rows that may need restarts first (decided early, their restarts queue
-    # behind the rest), adversarial (the longest) before vecmap
+    # rows that may need restarts first, one (row, condition) after another in
+    # table order (adversarial, then vecmap), so that a pair's first runs end
+    # together and its restart, if any, is decided early
     unsupervised = sorted((i for i, j in enumerate(jobs) if j["method"] != "supervised"),
-                          key=lambda i: (-jobs[i]["deferred"], jobs[i]["method"] != "adversarial"))
+                          key=lambda i: -jobs[i]["deferred"])
     pairs = {}
     for i in unsupervised:
         pairs.setdefault((jobs[i]["name"], jobs[i]["cond"]), []).append(i)
@@ -293,15 +296,27 @@ def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
                 if confirmed or len(runs[m]) > jobs[m]["deferred"] or not (below or waiting):
                     final(m, _merge(jobs[m], runs[m], per_run))
                 elif below:  # a lower criterion than another method's: the likelier failure
-                    future = executor.submit(_align_job, _follow_up(jobs[m], len(runs[m])))
-                    futures[future] = m
+                    # ahead of the first runs still queued: a pair's restarts are
+                    # sequential, the longest chain of the stage
+                    queue.insert(0, (m, _follow_up(jobs[m], len(runs[m]))))
                     pending.add(m)
                 else:  # the best criterion so far: wait for the others' restarts to confirm it
                     continue
                 changed = True
 
+    # at most one job per worker in flight, the others queued here, so that a
+    # restart can go ahead of them
+    queue = [(i, jobs[i]) for i in unsupervised]
+    in_flight = max(1, int(hp.get("alignment_workers", 1)))
+    futures = {}
+
+    def fill():
+        while queue and len(futures) < in_flight:
+            i, job = queue.pop(0)
+            futures[executor.submit(_align_job, job)] = i
+
     with executor:
-        futures = {executor.submit(_align_job, jobs[i]): i for i in unsupervised}
+        fill()
         for i, job in enumerate(jobs):
             if job["method"] == "supervised":
                 final(i, _align_job(job))
@@ -316,6 +331,7 @@ def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
                     final(i, _merge(jobs[i], runs[i]))
                 else:
                     settle(pairs[jobs[i]["name"], jobs[i]["cond"]])
+            fill()
     return done
 
 

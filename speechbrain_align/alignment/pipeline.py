@@ -241,7 +241,8 @@ def align(src_emb, tgt_emb, hparams, train_pairs=None, names=("source", "target"
 
 
 def _unsupervised(src, tgt, hp, run_opts, log):
-    """Adversarial training or vecmap self-learning, then refinement; fills ``log``."""
+    """Adversarial training (then self-learning if asked) or vecmap's initialisation and
+    self-learning; then refinement. Fills ``log``."""
     t0 = time.time()
     if hp["method"] == "adversarial":
         w, log["adversarial"] = _adversarial(src, tgt, hp, run_opts)

@@ -55,3 +55,31 @@ def test_restart_agreement_replays_the_experiment_policy():
     assert by_start[2]["run"] == [2, 3] and by_start[4]["run"] == [4]
     # a threshold above every agreement: from 3, seeds run out before the cap
     assert not restart_agreement.replay_policy(rows, 0.9, 3)[3]["complete"]
+
+
+def test_es_oracle_scores_each_english_space(tmp_path):
+    """Rotated copies of the Spanish space translate; a random space does not."""
+    import es_oracle
+    import numpy as np
+
+    from speechbrain_align.alignment.synthetic import synthetic_pair
+    from speechbrain_align.dataio.vectors import Embeddings, save_embeddings
+
+    src, tgt, _ = synthetic_pair(400, 10, noise=0.01, n_clusters=20, seed=3)
+    inputs = tmp_path / "alignment" / "inputs"
+    inputs.mkdir(parents=True)
+    words = src.words
+    save_embeddings(Embeddings([f"f{w}" for w in tgt.words], tgt.vectors, tgt.counts),
+                    str(inputs / "text_es.npz"))
+    save_embeddings(src, str(inputs / "speech_T.npz"))
+    noisy = src.vectors + 0.01 * np.random.default_rng(0).normal(size=src.vectors.shape)
+    save_embeddings(Embeddings(words, noisy.astype(np.float32), src.counts),
+                    str(inputs / "text_same.npz"))
+    random = np.random.default_rng(1).normal(size=src.vectors.shape).astype(np.float32)
+    save_embeddings(Embeddings(words, random, src.counts), str(inputs / "text_cross.npz"))
+    (tmp_path / "dictionaries").mkdir()
+    (tmp_path / "dictionaries" / "en-es.txt").write_text(
+        "".join(f"{w}\tf{w}\n" for w in words) + "nothere\tfnothere\n")
+    scores = es_oracle.main(["--experiment", str(tmp_path), "--max_rank", "400"])
+    assert scores["T (200k spoken tokens)"] > 0.95 and scores["WEB text"] > 0.95
+    assert scores["King James text"] < 0.2

@@ -321,9 +321,11 @@ def test_recipe_restarts_keep_the_run_with_the_best_criterion(tmp_path):
 
 def test_adversarial_recovers_a_known_rotation(easy_pair, tmp_path):
     src, tgt, q, gold = easy_pair
+    # seed 1: seed 0 succeeds with the default BLAS threads but lands on a wrong rotation
+    # with OMP_NUM_THREADS=1 (a trajectory that rounding decides); seeds 1-3 succeed both ways
     hp = {"n_epochs": 5, "epoch_size": 500, "batch_size": 32, "dis_steps": 5, "max_rank": 500,
           "dis_hidden": 128, "map_orthogonalize": "svd", "map_lr": 1.0, "n_refinement": 3,
-          "criterion_words": 500, "dico_max_rank": 500, "seed": 0}
+          "criterion_words": 500, "dico_max_rank": 500, "seed": 1}
     w, log = align(src, tgt, _hparams("adversarial", tmp_path / "a", 20, **hp))
     res = evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])
     assert res["csls_p@1"] > 0.95

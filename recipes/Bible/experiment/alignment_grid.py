@@ -248,7 +248,8 @@ def _run_jobs(jobs, spaces, texts, hp, on_result=None):
             workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=torch.set_num_threads, initargs=(1,))
     try:
-        return _wait_jobs(executor, jobs, spaces, texts, hp, on_result or (lambda i, r: None))
+        return _wait_jobs(executor, max(1, workers), jobs, spaces, texts, hp,
+                          on_result or (lambda i, r: None))
     finally:
         for name, value in saved_env.items():
             if value is None:
@@ -257,8 +258,9 @@ def _run_jobs(jobs, spaces, texts, hp, on_result=None):
                 os.environ[name] = value
 
 
-def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
-    """Submit the unsupervised jobs to ``executor``, run the rest here; wait for all."""
+def _wait_jobs(executor, in_flight, jobs, spaces, texts, hp, on_result):
+    """Submit the unsupervised jobs to ``executor`` (``in_flight`` at a time), run the rest
+    here; wait for all."""
     threshold = hp.get("restart_agreement")
     # rows that may need restarts first, one (row, condition) after another in
     # table order (adversarial, then vecmap), so that a pair's first runs end
@@ -307,7 +309,6 @@ def _wait_jobs(executor, jobs, spaces, texts, hp, on_result):
     # at most one job per worker in flight, the others queued here, so that a
     # restart can go ahead of them
     queue = [(i, jobs[i]) for i in unsupervised]
-    in_flight = max(1, int(hp.get("alignment_workers", 1)))
     futures = {}
 
     def fill():

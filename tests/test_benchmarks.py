@@ -83,3 +83,40 @@ def test_es_oracle_scores_each_english_space(tmp_path):
     scores = es_oracle.main(["--experiment", str(tmp_path), "--max_rank", "400"])
     assert scores["T (200k spoken tokens)"] > 0.95 and scores["WEB text"] > 0.95
     assert scores["King James text"] < 0.2
+
+
+def test_oracle_token_gap_finds_the_types_behind_a_row_gap(tmp_path):
+    """A mapping that breaks only the most frequent word loses exactly that word's tokens."""
+    import oracle_token_gap
+    import numpy as np
+
+    from speechbrain_align.dataio.manifest import Segment, write_segment_manifest
+    from speechbrain_align.dataio.vectors import Embeddings, save_embeddings
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    vectors = np.linalg.qr(rng.normal(size=(60, 60)))[0].astype(np.float32)
+    inputs = tmp_path / "alignment" / "inputs"
+    inputs.mkdir(parents=True)
+    save_embeddings(Embeddings(words, vectors, np.arange(60, 0, -1)), str(inputs / "speech_T.npz"))
+    save_embeddings(Embeddings(words, vectors), str(inputs / "text_same.npz"))
+    # a reflection that sends w0 onto w1 (and w1 onto w0), identity elsewhere
+    swap = np.eye(60) - np.outer(vectors[0] - vectors[1], vectors[0] - vectors[1])
+    for method, w in (("supervised", np.eye(60)), ("vecmap", swap)):
+        folder = tmp_path / "alignment" / f"T_same_{method}"
+        folder.mkdir()
+        np.save(folder / "mapping.npy", w)
+        (folder / "log.json").write_text(json.dumps({"normalize": ["unit"]}))
+    counts = {"w0": 30, "w1": 5, "w2": 10, "w3": 15}
+    tokens = [w for w, n in counts.items() for _ in range(n)] + ["unknown"]
+    (tmp_path / "data" / "speech").mkdir(parents=True)
+    write_segment_manifest(
+        [Segment("/a.wav", 0.1 * i, 0.1 * i + 0.1, w, "s", "u", i) for i, w in enumerate(tokens)],
+        str(tmp_path / "data" / "speech" / "test.csv"))
+    out = oracle_token_gap.main(["--experiment", str(tmp_path),
+                                 "--data_folder", str(tmp_path / "data")])
+    assert out["supervised"] == 100.0
+    assert abs(out["vecmap"] - 100.0 * 25 / 60) < 1e-9
+    gaps = out["vecmap gaps"]
+    assert [(w, d) for w, d, _ in gaps] == [("w0", -30), ("w1", -5)]
+    assert abs(gaps[0][2] - 0.5) < 1e-9

@@ -27,8 +27,9 @@ import numpy as np
 from speechbrain_align.dataio.manifest import read_segment_manifest
 from speechbrain_align.dataio.vectors import load_embeddings
 from speechbrain_align.evaluation.crossmodal import _prepared, label_space
-from speechbrain_align.evaluation.tasks import evaluate_word_classification
-from speechbrain_align.retrieval.search import csls_knn, mean_knn_similarity, normalize_rows
+from speechbrain_align.evaluation.tasks import evaluate_word_classification, map_vectors
+from speechbrain_align.retrieval.dense import hubness
+from speechbrain_align.retrieval.search import normalize_rows
 
 METHODS = ("supervised", "adversarial", "vecmap")
 
@@ -50,10 +51,9 @@ def score_row(types, text, mapping, steps, test_words):
         word = pred["query"]
         tokens, hits, _ = per_word.get(word, (0, 0, None))
         per_word[word] = (tokens + 1, hits + (pred["csls_rank"] == 1), pred["csls"][0])
-    mapped = normalize_rows(normalize_rows(qtypes.vectors) @ np.asarray(mapping).T)
+    mapped = map_vectors(qtypes.vectors, mapping)
     y = normalize_rows(tgt.vectors)
-    r_src = mean_knn_similarity(mapped, y, 10)
-    r_tgt = mean_knn_similarity(y, mapped, 10)
+    r_src, r_tgt = hubness(mapped, y, csls_k=10)
     margin = {}
     for word in per_word:
         i, j = qtypes.index[word], tgt.index[word]

@@ -20,10 +20,12 @@ from speechbrain_align.evaluation.awe_metrics import (
 )
 from speechbrain_align.speech.awe import (
     LinearAWE,
+    context_pairs,
     cross_speaker_pairs,
     select_n_units,
     standardize_by_speaker,
     train_lda_awe,
+    utterance_neighbours,
 )
 from speechbrain_align.speech.soft_units import sample_soft_labels
 from speechbrain_align.speech.vtln import WarpedMFCC, estimate_warps, warped_mel_matrix
@@ -133,6 +135,49 @@ def test_pair_miner_and_lda_make_speakers_meet(tmp_path):
     assert k == 30  # 30 words: agreement holds up to 30 units, drops when words split
 
 
+def phrase_data(n_speakers=4, repeats=3, dim=12, noise=0.3, seed=0):
+    """Speakers saying phrases; phrase pairs share a context (w_a ? w_b) around different centres."""
+    rng = np.random.default_rng(seed)
+    centroids = rng.normal(size=(24, dim)) * 2
+    offsets = rng.normal(size=(n_speakers, dim)) * 3.0
+    phrases = [[3 * i, 3 * i + 1, 3 * i + 2] for i in range(8)]
+    phrases += [[3 * i, (3 * i + 4) % 24, 3 * i + 2] for i in range(8)]  # same context, other centre
+    x, words, spk, utt, pos = [], [], [], [], []
+    for s in range(n_speakers):
+        for p, phrase in enumerate(phrases):
+            for r in range(repeats):
+                for i, w in enumerate(phrase):
+                    x.append(centroids[w] + offsets[s] + noise * rng.normal(size=dim))
+                    words.append(f"w{w}")
+                    spk.append(f"s{s}")
+                    utt.append(f"s{s}_p{p}_{r}")
+                    pos.append(i)
+    return np.array(x, np.float32), np.array(words), np.array(spk), utt, pos
+
+
+def test_context_pairs_pair_centres_of_matching_contexts():
+    x, words, spk, utt, pos = phrase_data()
+    xs = standardize_by_speaker(x, spk)
+    prev, nxt = utterance_neighbours(utt, pos)
+    assert prev[1] == 0 and nxt[1] == 2 and prev[0] == -1 and nxt[2] == -1
+    start = train_lda_awe(xs, spk, rounds=1, k=3, candidates=40, dim=8, pca_dim=10)
+    z = start.transform(xs)
+    loose = context_pairs(z, spk, prev, nxt, k=3, candidates=40, min_cos=-1.0)
+    pairs = context_pairs(z, spk, prev, nxt, k=3, candidates=40, min_cos=0.5)
+    precision = lambda p: (words[p[:, 0]] == words[p[:, 1]]).mean()  # noqa: E731
+    assert len(pairs) > 50 and (spk[pairs[:, 0]] != spk[pairs[:, 1]]).all() and (pairs[:, 0] < pairs[:, 1]).all()
+    zn = z / np.linalg.norm(z, axis=1, keepdims=True)
+    assert ((zn[pairs[:, 0]] * zn[pairs[:, 1]]).sum(1) >= 0.5).all()
+    assert precision(loose) < 0.9 < precision(pairs)  # the centre filter removes the shared-context pairs
+
+    model = train_lda_awe(xs, spk, rounds=1, k=3, candidates=40, dim=8, context=(prev, nxt), start=start,
+                          min_cos=0.5, words=words)
+    assert model.rounds[0]["mined"] == "contexts" and model.rounds[0]["pair_precision_eval_only"] > 0.9
+    assert same_different_ap(model.transform(xs), words, spk)["sd_ap_cross_accent"] > 0.9
+    with pytest.raises(ValueError, match="start"):
+        train_lda_awe(xs, spk, rounds=1, context=(prev, nxt))
+
+
 def test_warped_filterbank_moves_centres():
     base, warped = warped_mel_matrix(1.0), warped_mel_matrix(1.2)
     freqs = np.linspace(0, 8000, base.shape[0])
@@ -198,7 +243,8 @@ def _hparams(corpus, out, extra=""):
         f"corpus_stats: {corpus}/corpus_stats.json\nfeature_workers: 1\n"
         "vtln_grid_min: 0.9\nvtln_grid_max: 1.3\nvtln_grid_step: 0.1\nvtln_files_per_speaker: 3\n"
         "mine_segments: null\nmine_k: 2\nmine_candidates: 20\nmine_pca_dim: 20\nlda_dim: 16\n"
-        "n_units_grid: [5, 10, 20]\nn_units_max_segments: null\nap_bins: 2000\n" + extra
+        "n_units_grid: [5, 10, 20]\nn_units_max_segments: null\nap_bins: 2000\n"
+        "context_k: 3\ncontext_min_cos: -1.0\n" + extra
     )
     import yaml
 
@@ -207,7 +253,7 @@ def _hparams(corpus, out, extra=""):
         return load_hyperpyyaml(handle, merged)
 
 
-def test_recipe_end_to_end_and_resume(corpus, tmp_path):
+def test_recipe_end_to_end_and_resume(corpus, tmp_path, monkeypatch):
     from speechbrain_align.dataio.manifest import read_segment_manifest
     from speechbrain_align.speech.awe_run import run_awe
 
@@ -218,7 +264,8 @@ def test_recipe_end_to_end_and_resume(corpus, tmp_path):
     segs = load_embeddings(os.path.join(out, "segments.npz"))
     assert segs.words == ids and np.allclose(np.linalg.norm(segs.vectors, axis=1), 1, atol=1e-4)
     res = summary["acoustic_word_embeddings"]
-    assert set(res) == {"mfcc_cmvn", "vtln_mfcc", "lda"}
+    assert set(res) == {"mfcc_cmvn", "vtln_mfcc", "lda", "lda_context"}
+    assert summary["chosen"] == "lda_context" and summary["lda_context_rounds"][0]["mined"] == "contexts"
     for entry in res.values():
         for key in ("sd_ap_same_speaker", "sd_ap_cross_speaker_same_accent", "sd_ap_cross_accent",
                     "purity", "inverse_purity", "n_units"):
@@ -235,6 +282,18 @@ def test_recipe_end_to_end_and_resume(corpus, tmp_path):
     assert "segment_vectors" not in again["seconds"] and "vtln_warps" not in again["seconds"]
     assert [r["round"] for r in again["lda_rounds"]] == [0, 1]
     assert again["lda_rounds"][0] == summary["lda_rounds"][0]
+    # the context round starts over when the segment rounds or its own settings change
+    assert again["lda_context_rounds"][0]["inputs"] != summary["lda_context_rounds"][0]["inputs"]
+    import speechbrain_align.speech.awe as awe_module
+
+    def no_mining(*args, **kwargs):
+        raise AssertionError("the context round should come from its checkpoint")
+
+    monkeypatch.setattr(awe_module, "context_pairs", no_mining)
+    assert run_awe(_hparams(corpus, out, "lda_rounds: 2\n"))["lda_context_rounds"] == again["lda_context_rounds"]
+    monkeypatch.undo()
+    other = run_awe(_hparams(corpus, out, "lda_rounds: 2\ncontext_k: 4\n"))
+    assert other["lda_context_rounds"][0]["inputs"] != again["lda_context_rounds"][0]["inputs"]
 
 
 def test_recipe_bad_input(corpus, tmp_path):
@@ -256,7 +315,7 @@ def test_contrastive_route_trains_and_resumes(corpus, tmp_path):
     from speechbrain_align.speech.awe_run import run_awe
 
     out = str(tmp_path / "run")
-    extra = "routes: [lda, contrastive]\nnumber_of_epochs: 2\nbatch_size: 8\nemb_dim: 8\nhidden: 16\n"
+    extra = "routes: [lda, contrastive]\nexport_route: lda\nnumber_of_epochs: 2\nbatch_size: 8\nemb_dim: 8\nhidden: 16\n"
     run_awe(_hparams(corpus, out, extra), {"noprogressbar": True})
     with open(os.path.join(out, "contrastive_log.txt")) as handle:
         assert [line.split(" - ")[0] for line in handle] == ["epoch: 1", "epoch: 2"]

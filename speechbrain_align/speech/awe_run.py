@@ -5,9 +5,11 @@ outputs exist and were made with the same inputs and options):
 
 1. per-speaker VTLN warps (``save/warps.json``, :func:`~speechbrain_align.speech.vtln.estimate_warps`);
 2. segment vectors, warped and unwarped (``save/segment_vectors.npz``);
-3. rounds of pair mining + LDA (``save/lda``, SpeechBrain Checkpointer: a
-   killed run resumes after its last round); optionally the contrastive route
-   (SpeechBrain Brain, ``save/contrastive``);
+3. rounds of segment-pair mining + LDA (``save/lda``, SpeechBrain
+   Checkpointer: a killed run resumes after its last round), then rounds of
+   context-pair mining + LDA from that space (route ``lda_context``,
+   ``save/lda_context``); optionally the contrastive route (SpeechBrain
+   Brain, ``save/contrastive``);
 4. the number of units, chosen without labels (``n_units.json``);
 5. evaluation of every embedding on the eval speakers (``awe_results.json``,
    ``awe_ap.png``) and the export of the chosen one, every segment, unit
@@ -37,12 +39,16 @@ from speechbrain_align.speech.awe import (
     select_n_units,
     standardize_by_speaker,
     train_lda_awe,
+    utterance_neighbours,
 )
 from speechbrain_align.speech.units import _file_stamp, kmeans_units
 from speechbrain_align.speech.vtln import WarpedMFCC, estimate_warps, segment_vectors
 from speechbrain_align.utils.files import already_prepared, atomic_save, mark_prepared, write_json
 
 logger = logging.getLogger(__name__)
+
+# Embedding routes (``routes`` in the YAML; "lda" is computed in any case, the others start from it)
+ROUTES = ("lda", "lda_context", "contrastive")
 
 
 def read_manifests(paths):
@@ -110,19 +116,25 @@ def baseline_vectors(unwarped, n_frames, n_mfcc):
     return np.ascontiguousarray(frames[:, :, : 2 * n_mfcc].reshape(len(unwarped), -1))
 
 
-def _lda(hp, x, speakers, words, inputs_key, timer):
-    model, ckpt = hp["lda_model"], hp["lda_checkpointer"]
+def _lda(hp, x, speakers, words, inputs_key, timer, route="lda", start=None, context=None):
+    """Segment rounds (``route="lda"``) or context rounds from ``start`` (``"lda_context"``)."""
+    model, ckpt = hp[f"{route}_model"], hp[f"{route}_checkpointer"]
     ckpt.recover_if_possible()
+    settings = ({"k": hp["context_k"], "min_cos": hp["context_min_cos"]} if context is not None
+                else {"k": hp["mine_k"]})
+    if start is not None:  # context rounds depend on the segment rounds they start from and their settings
+        inputs_key = hashlib.sha1(json.dumps([inputs_key, start.rounds, settings]).encode()).hexdigest()[:16]
     if model.rounds and model.rounds[0].get("inputs") != inputs_key:
-        logger.info("LDA checkpoint made from other inputs; starting over")
+        logger.info("%s checkpoint made from other inputs; starting over", route)
         model.mean, model.weight, model.rounds = None, None, []
-    start = time.time()
-    train_lda_awe(x, speakers, rounds=hp["lda_rounds"], k=hp["mine_k"], candidates=hp["mine_candidates"],
-                  dim=hp["lda_dim"], pca_dim=hp["mine_pca_dim"], mine_segments=hp["mine_segments"],
-                  reg=hp["lda_reg"], seed=hp["seed"], model=model, checkpointer=ckpt,
-                  words=words if hp["log_pair_precision"] else None,
-                  round_info={"inputs": inputs_key})
-    timer["lda_rounds"] = round(time.time() - start, 1)
+    began = time.time()
+    settings["rounds"] = hp["context_rounds"] if context is not None else hp["lda_rounds"]
+    train_lda_awe(x, speakers, candidates=hp["mine_candidates"], dim=hp["lda_dim"],
+                  pca_dim=hp["mine_pca_dim"], mine_segments=hp["mine_segments"], reg=hp["lda_reg"],
+                  seed=hp["seed"], model=model, checkpointer=ckpt,
+                  words=words if hp["log_pair_precision"] else None, round_info={"inputs": inputs_key},
+                  context=context, start=start, **settings)
+    timer[f"{route}_rounds"] = round(time.time() - began, 1)
     return model
 
 
@@ -169,10 +181,11 @@ def _run_awe(hp, run_opts=None):
     for path in list(hp["manifests"]) + [hp["eval_csv"]]:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: manifest not found; run recipes/Bible/bible_prepare.py first")
-    unknown = set(hp.get("routes", ["lda"])) - {"lda", "contrastive"}
-    if unknown or hp["export_route"] not in hp["routes"]:
-        raise ValueError(f"routes {hp['routes']} / export_route {hp['export_route']!r}: "
-                         "routes are 'lda' and 'contrastive', export_route one of them")
+    routes = list(hp.get("routes", ["lda"]))
+    unknown = set(routes) - set(ROUTES)
+    if unknown or hp["export_route"] not in routes:
+        raise ValueError(f"routes {routes} / export_route {hp['export_route']!r}: routes are "
+                         f"{list(ROUTES)}, export_route one of them")
     rows = read_manifests(hp["manifests"])
     ids = [r["ID"] for r in rows]
     speakers = np.array([r["spk_id"] for r in rows])
@@ -197,7 +210,13 @@ def _run_awe(hp, run_opts=None):
         "vtln_mfcc": x,
         "lda": model.transform(x),
     }
-    if "contrastive" in hp["routes"]:
+    context_model = None
+    if "lda_context" in routes:
+        neighbours = utterance_neighbours([r["utt_id"] for r in rows], [r["position"] for r in rows])
+        context_model = _lda(hp, x, speakers, words, inputs_key, timer, route="lda_context", start=model,
+                             context=neighbours)
+        embeddings["lda_context"] = context_model.transform(x)
+    if "contrastive" in routes:
         embeddings["contrastive"] = _contrastive(hp, x, embeddings["lda"], speakers, run_opts, timer)
     chosen = embeddings[hp["export_route"]]
 
@@ -228,7 +247,9 @@ def _run_awe(hp, run_opts=None):
     timer["total"] = round(time.time() - total, 1)
     summary = {
         "acoustic_word_embeddings": results, "chosen": hp["export_route"], "n_units": n_units,
-        "warps": warps, "lda_rounds": model.rounds, "eval_speakers": focus,
+        "warps": warps, "lda_rounds": model.rounds,
+        "lda_context_rounds": context_model.rounds if context_model is not None else [],
+        "eval_speakers": focus,
         "eval_segments": int(len(eval_rows)), "segments": len(ids), "seconds": timer,
         "note": "gold words are used for evaluation only (AP, purity, logged pair precision)",
     }

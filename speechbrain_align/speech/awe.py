@@ -16,16 +16,17 @@ No word or phone label is used. The pieces:
   along which mined pairs differ least relative to all segments
   (generalised eigenproblem ``S_total v = lambda S_pairs v``);
 * :func:`train_lda_awe`: rounds of mining (segments or contexts) then
-  fitting, each round mining in the last round's space (:class:`LinearAWE` is the result, with
-  Checkpointer hooks so a killed run resumes after its last round);
+  fitting, each round mining in the last round's space (:class:`LinearAWE`
+  is the result, with Checkpointer hooks so a killed run resumes after its
+  last round);
 * :func:`select_n_units`: the number of k-means units chosen without labels,
   from how often mined pairs fall into one unit.
 
 Measured on the 200k-segment Bible corpus (see the recipe's README): mined
 segment pairs are the same word 85-87% of the time and their projection
 lifts the test speakers' cross-accent same-different AP from 0.73 to 0.78;
-context pairs mined in that space are the same word 96% of the time and
-lift it to 0.85 (nonlinear encoders trained contrastively on either kind of
+context pairs mined in that space are the same word 94% of the time and
+lift it to 0.86 (nonlinear encoders trained contrastively on either kind of
 pair fell below the input).
 """
 

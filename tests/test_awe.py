@@ -315,7 +315,8 @@ def test_contrastive_route_trains_and_resumes(corpus, tmp_path):
     from speechbrain_align.speech.awe_run import run_awe
 
     out = str(tmp_path / "run")
-    extra = "routes: [lda, contrastive]\nexport_route: lda\nnumber_of_epochs: 2\nbatch_size: 8\nemb_dim: 8\nhidden: 16\n"
+    extra = ("routes: [lda, contrastive]\nexport_route: lda\n"
+             "number_of_epochs: 2\nbatch_size: 8\nemb_dim: 8\nhidden: 16\n")
     run_awe(_hparams(corpus, out, extra), {"noprogressbar": True})
     with open(os.path.join(out, "contrastive_log.txt")) as handle:
         assert [line.split(" - ")[0] for line in handle] == ["epoch: 1", "epoch: 2"]

@@ -158,7 +158,7 @@ def phrase_data(n_speakers=4, repeats=3, dim=12, noise=0.3, seed=0):
 def test_context_pairs_pair_centres_of_matching_contexts():
     x, words, spk, utt, pos = phrase_data()
     xs = standardize_by_speaker(x, spk)
-    prev, nxt = utterance_neighbours(utt, pos)
+    prev, nxt = utterance_neighbours([dict(utt_id=u, position=p) for u, p in zip(utt, pos)])
     assert prev[1] == 0 and nxt[1] == 2 and prev[0] == -1 and nxt[2] == -1
     start = train_lda_awe(xs, spk, rounds=1, k=3, candidates=40, dim=8, pca_dim=10)
     z = start.transform(xs)

@@ -36,6 +36,7 @@ import numpy as np
 import scipy.linalg
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
+from speechbrain_align.dataio.manifest import group_by_utterance
 from speechbrain_align.retrieval.search import knn, normalize_rows
 from speechbrain_align.speech.units import kmeans_units, reduce_features
 from speechbrain_align.utils.files import atomic_save
@@ -115,22 +116,25 @@ def cross_speaker_pairs(z, speakers, k=5, candidates=30):
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
 
-def utterance_neighbours(utt_ids, positions):
-    """Row of each segment's previous and next segment in its utterance (-1 at the edges).
+def utterance_neighbours(rows):
+    """Row index of each manifest row's previous and next segment in its utterance (-1 at the edges).
+
+    Utterances and their order come from :func:`~speechbrain_align.dataio.manifest.group_by_utterance`.
 
     Example
     -------
-    >>> prev, nxt = utterance_neighbours(["u", "u", "v", "u"], [1, 0, 0, 2])
+    >>> rows = [dict(ID=i, utt_id=u, position=p) for i, (u, p) in enumerate([("u", 1), ("u", 0), ("v", 0), ("u", 2)])]
+    >>> prev, nxt = utterance_neighbours(rows)
     >>> prev.tolist(), nxt.tolist()
     ([1, -1, -1, 0], [3, 0, -1, -1])
     """
-    utt = np.asarray(utt_ids, dtype=str)
-    order = np.lexsort((np.asarray(positions, dtype=np.int64), utt))
-    same = utt[order][1:] == utt[order][:-1]
-    prev = np.full(len(utt), -1, dtype=np.int64)
-    nxt = np.full(len(utt), -1, dtype=np.int64)
-    prev[order[1:][same]] = order[:-1][same]
-    nxt[order[:-1][same]] = order[1:][same]
+    index = {id(row): i for i, row in enumerate(rows)}
+    prev = np.full(len(rows), -1, dtype=np.int64)
+    nxt = np.full(len(rows), -1, dtype=np.int64)
+    for utt_rows in group_by_utterance(rows).values():
+        order = [index[id(row)] for row in utt_rows]
+        prev[order[1:]] = order[:-1]
+        nxt[order[:-1]] = order[1:]
     return prev, nxt
 
 
@@ -149,7 +153,7 @@ def context_pairs(z, speakers, prev, nxt, rows=None, k=10, candidates=30, min_co
     -------
     >>> a, b, c, d = np.eye(4, dtype="float32")
     >>> z = np.array([a, c, b, a, 0.8 * c + 0.6 * d, b])  # two speakers say "a c b"
-    >>> prev, nxt = utterance_neighbours(["u"] * 3 + ["v"] * 3, [0, 1, 2] * 2)
+    >>> prev, nxt = utterance_neighbours([dict(utt_id=u, position=p) for u in "uv" for p in range(3)])
     >>> context_pairs(z, ["s"] * 3 + ["t"] * 3, prev, nxt, k=1, candidates=5).tolist()
     [[0, 3], [1, 4], [2, 5]]
     >>> context_pairs(z, ["s"] * 3 + ["t"] * 3, prev, nxt, k=1, candidates=5, min_cos=0.9).tolist()

@@ -120,16 +120,17 @@ def _lda(hp, x, speakers, words, inputs_key, timer, route="lda", start=None, con
     """Segment rounds (``route="lda"``) or context rounds from ``start`` (``"lda_context"``)."""
     model, ckpt = hp[f"{route}_model"], hp[f"{route}_checkpointer"]
     ckpt.recover_if_possible()
-    settings = ({"k": hp["context_k"], "min_cos": hp["context_min_cos"]} if context is not None
-                else {"k": hp["mine_k"]})
+    if context is not None:
+        settings, rounds = {"k": hp["context_k"], "min_cos": hp["context_min_cos"]}, hp["context_rounds"]
+    else:
+        settings, rounds = {"k": hp["mine_k"]}, hp["lda_rounds"]
     if start is not None:  # context rounds depend on the segment rounds they start from and their settings
         inputs_key = hashlib.sha1(json.dumps([inputs_key, start.rounds, settings]).encode()).hexdigest()[:16]
     if model.rounds and model.rounds[0].get("inputs") != inputs_key:
         logger.info("%s checkpoint made from other inputs; starting over", route)
         model.mean, model.weight, model.rounds = None, None, []
     began = time.time()
-    settings["rounds"] = hp["context_rounds"] if context is not None else hp["lda_rounds"]
-    train_lda_awe(x, speakers, candidates=hp["mine_candidates"], dim=hp["lda_dim"],
+    train_lda_awe(x, speakers, rounds=rounds, candidates=hp["mine_candidates"], dim=hp["lda_dim"],
                   pca_dim=hp["mine_pca_dim"], mine_segments=hp["mine_segments"], reg=hp["lda_reg"],
                   seed=hp["seed"], model=model, checkpointer=ckpt,
                   words=words if hp["log_pair_precision"] else None, round_info={"inputs": inputs_key},
@@ -212,7 +213,7 @@ def _run_awe(hp, run_opts=None):
     }
     context_model = None
     if "lda_context" in routes:
-        neighbours = utterance_neighbours([r["utt_id"] for r in rows], [r["position"] for r in rows])
+        neighbours = utterance_neighbours(rows)
         context_model = _lda(hp, x, speakers, words, inputs_key, timer, route="lda_context", start=model,
                              context=neighbours)
         embeddings["lda_context"] = context_model.transform(x)

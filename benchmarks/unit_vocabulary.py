@@ -12,11 +12,18 @@ overrides, frequency cuts capped by the smaller vocabulary as in the grid):
   embeddings (``awe/segments.npz``), each unit renamed by its majority word among
   the train speakers' segments, so that every unit of one word becomes one type
   (the best any label-free merge of units could do); the unit skip-gram is
-  retrained on the merged sequences of every utterance, then aligned as above.
+  retrained on the merged sequences of every utterance, then aligned as above;
+* ``--oracle_clean K ...``: the same, but the segments whose merged name is not
+  their word are left out of the skip-gram's sequences (the best any label-free
+  filter of wrongly assigned segments could do);
+* ``--tokens N ...``: the oracle T retrained on the transcripts of randomly
+  drawn utterances (seeded) holding N spoken tokens: how many tokens each method
+  needs.
 
 Scores: token-level spoken word classification of the test speakers' segments
 and CSLS P@1 over the 500 most frequent speech types (the experiment's columns),
-on the same-corpus text space. Writes ``unit_vocabulary.json`` and
+on the same-corpus text space; and, as a diagnostic, how isomorphic each space
+is to the text space (:func:`similarity_correlation`). Writes ``unit_vocabulary.json`` and
 ``unit_vocabulary.md`` to ``--out``; a finished row is kept and skipped on rerun
 when its settings are unchanged.
 
@@ -24,6 +31,8 @@ Example::
 
     python benchmarks/unit_vocabulary.py --experiment results/bible \\
         --truncate 1100 2000 0 --oracle_merge 1000 6000 --out results/unit_vocabulary
+    python benchmarks/unit_vocabulary.py --experiment results/bible --tokens 100000 133000 \\
+        --oracle_clean 6000 --methods vecmap gw adversarial --out results/unit_vocabulary
 """
 
 import argparse
@@ -65,8 +74,30 @@ def truncated_oracle(experiment, test_rows, n_types):
                                test_items=items)
 
 
-def oracle_merged_units(experiment, rows, n_units, hp):
-    """k-means units of the AWE segments, merged by majority word, then the unit skip-gram."""
+def oracle_at_tokens(rows, n_tokens, hp):
+    """T retrained on the transcripts of random utterances holding ``n_tokens`` spoken tokens."""
+    from speechbrain_align.text.skipgram import train_skipgram_on_sentences
+
+    every = rows["train"] + rows["valid"] + rows["test"]
+    utterances = list(group_by_utterance(every).values())
+    sentences, total = [], 0
+    for i in np.random.default_rng(hp["seed"]).permutation(len(utterances)):
+        if total >= n_tokens:
+            break
+        sentences.append([r["word"] for r in utterances[i]])
+        total += len(utterances[i])
+    types = train_skipgram_on_sentences(
+        sentences, **dict(hp["skipgram"], workers=1, seed=hp["seed"]),
+        source=f"transcripts, {total} tokens").sorted_by_count()
+    items = [(r["word"], r["word"]) for r in rows["test"]]
+    space = dataclasses.replace(label_space("T", types, None, []), test_queries=types,
+                                test_items=items)
+    return space, {"tokens": total}
+
+
+def oracle_merged_units(experiment, rows, n_units, hp, clean=False):
+    """k-means units of the AWE segments, merged by majority word, then the unit
+    skip-gram (``clean``: on the segments whose merged name is their word only)."""
     from speechbrain_align.speech.clustering import kmeans_units
     from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 
@@ -76,17 +107,38 @@ def oracle_merged_units(experiment, rows, n_units, hp):
     merged = {u: f"w_{word}" for u, word in majority_labels(unit, rows["train"]).items()}
     every = rows["train"] + rows["valid"] + rows["test"]
     name = {r["ID"]: merged.get(unit[r["ID"]], f"u{unit[r['ID']]}") for r in every}
-    sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
+    right = {r["ID"]: name[r["ID"]] == f"w_{r['word']}" for r in every}
+    sentences = [[name[r["ID"]] for r in utt if right[r["ID"]] or not clean]
+                 for utt in group_by_utterance(every).values()]
     types = train_skipgram_on_sentences(
         sentences, **dict(hp["skipgram"], workers=1, seed=hp["seed"], min_count=1),
         source=f"oracle-merged units K={n_units}")
     space = cluster_space("units", types, name, rows["train"], name, rows["test"])
-    return space, len(set(merged.values()))
+    return space, {"majority_words": len(set(merged.values())),
+                   "wrong_name": round(1.0 - float(np.mean(list(right.values()))), 4),
+                   "tokens": sum(map(len, sentences))}
+
+
+def similarity_correlation(space, text, n_types=1000):
+    """Pearson correlation between the pairwise cosines of the ``n_types`` most
+    frequent speech types that have a gold word in ``text`` and those of their
+    words (both spaces normalised unit, center, unit): how isomorphic the two
+    spaces are (uses the labels: a diagnostic, not an input to any method)."""
+    from speechbrain_align.alignment.normalization import normalize_embeddings
+
+    types = space.types.sorted_by_count()
+    top = set(types.words[:n_types])
+    pairs = [(k, w) for k, w in space.label_dictionary(text.index) if k in top]
+    steps = ["unit", "center", "unit"]
+    x = normalize_embeddings(types.vectors, steps)[[types.index[k] for k, _ in pairs]]
+    y = normalize_embeddings(text.vectors, steps)[[text.index[w] for _, w in pairs]]
+    upper = np.triu_indices(len(pairs), 1)
+    return round(float(np.corrcoef((x @ x.T)[upper], (y @ y.T)[upper])[0, 1]), 4)
 
 
 def score_row(space, text, hp, methods):
     """Supervised and unsupervised rows of one space: token P@1, top-500 P@1, criterion."""
-    out = {"n_types": len(space.types)}
+    out = {"n_types": len(space.types), "similarity_correlation": similarity_correlation(space, text)}
     smallest = min(len(space.types), len(text))
     for method in ["supervised"] + list(methods):
         start = time.time()
@@ -105,11 +157,12 @@ def score_row(space, text, hp, methods):
 
 def markdown(rows, methods):
     """The rows as a Markdown table (P@1 in %)."""
-    head = ["row", "types", "supervised token / top-500"] + [
+    head = ["row", "types", "tokens", "sim. corr.", "supervised token / top-500"] + [
         f"{m} token / top-500 (criterion; supervised's)" for m in methods]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, row in rows.items():
-        cells = [key, str(row["n_types"]), "{:.1f} / {:.1f}".format(
+        cells = [key, str(row["n_types"]), str(row.get("tokens", "–")),
+                 str(row.get("similarity_correlation", "–")), "{:.1f} / {:.1f}".format(
             row["supervised"]["token_csls_P@1"], row["supervised"]["top500_csls_P@1"])]
         for m in methods:
             r = row.get(m)
@@ -128,7 +181,10 @@ def main(argv=None):
         REPO, "recipes", "Bible", "experiment", "hparams", "default.yaml"))
     parser.add_argument("--truncate", type=int, nargs="*", default=[])
     parser.add_argument("--oracle_merge", type=int, nargs="*", default=[])
-    parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"])
+    parser.add_argument("--oracle_clean", type=int, nargs="*", default=[])
+    parser.add_argument("--tokens", type=int, nargs="*", default=[])
+    parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"],
+                        help="unsupervised methods (keys of alignment_hparams: vecmap, gw, adversarial)")
     parser.add_argument("--overrides", default="{}",
                         help="YAML overrides of --hparams (e.g. the experiment's command-line ones)")
     parser.add_argument("--out", required=True)
@@ -151,19 +207,25 @@ def main(argv=None):
     settings = json.dumps([hp["skipgram"], hp["alignment_hparams"], hp["alignment_overrides"],
                            hp["seed"], sorted(args.methods)], sort_keys=True, default=str)
     digest = hashlib.sha1(settings.encode("utf-8")).hexdigest()
-    wanted = [("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
+    wanted = ([("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
+              + [("clean", k) for k in args.oracle_clean] + [("tokens", n) for n in args.tokens])
     for kind, n in wanted:
-        key = (f"T, its {n} most frequent types" if n else "T, all its types") if kind == "T" \
-            else f"units K={n}, oracle-merged by majority word"
+        key = {
+            "T": f"T, its {n} most frequent types" if n else "T, all its types",
+            "merge": f"units K={n}, oracle-merged by majority word",
+            "clean": f"units K={n}, oracle-merged, wrongly named segments left out",
+            "tokens": f"T on {n} spoken tokens",
+        }[kind]
         if done.get(key, {}).get("settings") == digest:
             logger.info("%s: kept from %s", key, store)
             continue
         logger.info("%s ...", key)
         if kind == "T":
             space, extra = truncated_oracle(args.experiment, rows["test"], n), {}
+        elif kind == "tokens":
+            space, extra = oracle_at_tokens(rows, n, hp)
         else:
-            space, n_words = oracle_merged_units(args.experiment, rows, n, hp)
-            extra = {"majority_words": n_words}
+            space, extra = oracle_merged_units(args.experiment, rows, n, hp, kind == "clean")
         done[key] = dict(score_row(space, text, hp, args.methods), settings=digest, **extra)
         write_json(store, done)
     table = markdown({k: v for k, v in done.items() if v.get("settings") == digest}, args.methods)

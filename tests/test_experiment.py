@@ -110,7 +110,8 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     yaml_overrides = yaml.safe_dump({k: yaml.safe_load(given[k]) for k in keys})
     bench = str(tmp_path / "bench")
     args = ["--experiment", str(tmp_path / "out"), "--overrides", yaml_overrides,
-            "--truncate", "20", "0", "--oracle_merge", "10", "--methods", "vecmap", "--out", bench]
+            "--truncate", "20", "0", "--oracle_merge", "10", "--oracle_clean", "10",
+            "--methods", "vecmap", "--out", bench]
     unit_vocabulary.main(args)
     rows = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())
     t_all = rows["T, all its types"]
@@ -118,6 +119,15 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     merged = rows["units K=10, oracle-merged by majority word"]
     # one type per majority word: at most K, fewer when units share a word
     assert merged["n_types"] == merged["majority_words"] <= 10
+    # the clean row drops exactly the wrongly named segments from the sequences
+    clean = rows["units K=10, oracle-merged, wrongly named segments left out"]
+    assert 0 < merged["wrong_name"] == clean["wrong_name"] < 1
+    assert clean["tokens"] == pytest.approx(merged["tokens"] * (1 - merged["wrong_name"]), abs=1)
+    half = merged["tokens"] // 2
+    unit_vocabulary.main(args[:4] + ["--tokens", str(half), "--methods", "vecmap", "--out", bench])
+    part = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())[
+        f"T on {half} spoken tokens"]
+    assert half <= part["tokens"] < merged["tokens"] and part["n_types"] <= t_all["n_types"]
     for row in rows.values():
         for method in ("supervised", "vecmap"):
             assert 0 <= row[method]["top500_csls_P@1"] <= 100

@@ -10,6 +10,9 @@ Methods (``hparams["method"]``)
 ``vecmap``
     Artetxe et al. (2018): similarity-distribution initialisation and
     stochastic self-learning (:mod:`.self_learning`) then the same refinement.
+``gw``
+    Gromov-Wasserstein initialisation (Alvarez-Melis and Jaakkola, 2018;
+    :mod:`.gromov`), then vecmap's self-learning and the same refinement.
 ``supervised``
     Procrustes on a training dictionary (the A* of Chung et al., 2018).
 
@@ -27,6 +30,7 @@ import time
 import numpy as np
 
 from speechbrain_align.alignment.criterion import mean_cosine_criterion
+from speechbrain_align.alignment.gromov import gromov_init
 from speechbrain_align.alignment.induction import MODES, build_dictionary
 from speechbrain_align.alignment.mappings import AlignmentError, dictionary_indices
 from speechbrain_align.alignment.normalization import as_steps, normalize_embeddings
@@ -38,7 +42,7 @@ from speechbrain_align.retrieval.search import as_matrix, normalize_rows
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("adversarial", "vecmap", "supervised")
+METHODS = ("adversarial", "vecmap", "gw", "supervised")
 
 # The keys each method reads from its hparams (the recipe YAMLs define them all)
 _COMMON = ("method", "seed", "normalize", "csls_k", "criterion_words")
@@ -55,6 +59,9 @@ REQUIRED = {
     ),
     "vecmap": _COMMON + _REFINEMENT + _SELF_LEARNING + (
         "init_vocab", "init_normalize", "init_quantiles", "max_iters",
+    ),
+    "gw": _COMMON + _REFINEMENT + _SELF_LEARNING + (
+        "gw_vocab", "gw_epsilon", "gw_iters", "sinkhorn_iters", "max_iters",
     ),
 }
 
@@ -241,8 +248,8 @@ def align(src_emb, tgt_emb, hparams, train_pairs=None, names=("source", "target"
 
 
 def _unsupervised(src, tgt, hp, run_opts, log):
-    """Adversarial training (then self-learning if asked) or vecmap's initialisation and
-    self-learning; then refinement. Fills ``log``."""
+    """Adversarial training (then self-learning if asked), or vecmap's or the
+    Gromov-Wasserstein initialisation and self-learning; then refinement. Fills ``log``."""
     t0 = time.time()
     if hp["method"] == "adversarial":
         w, log["adversarial"] = _adversarial(src, tgt, hp, run_opts)
@@ -254,8 +261,13 @@ def _unsupervised(src, tgt, hp, run_opts, log):
                                     max_rank=hp["vocab_cutoff"], csls_k=hp["csls_k"])
             w = _self_learning(src, tgt, init, hp, hp["self_learning_iters"], log, t0)
     else:
-        init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"], hp["init_normalize"],
-                               hp["init_quantiles"])
+        if hp["method"] == "gw":
+            init = gromov_init(src, tgt, hp["gw_vocab"], hp["gw_epsilon"], hp["gw_iters"],
+                               hp["sinkhorn_iters"])
+            log["gw_seconds"] = time.time() - t0
+        else:
+            init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"],
+                                   hp["init_normalize"], hp["init_quantiles"])
         w = _self_learning(src, tgt, init, hp, hp["max_iters"], log, t0)
     if hp["n_refinement"] > 0:
         t0 = time.time()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Align two word-embedding spaces (MUSE adversarial, vecmap or supervised).
+"""Align two word-embedding spaces (MUSE adversarial, vecmap, Gromov-Wasserstein or supervised).
 
 Usage::
 

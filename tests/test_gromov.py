@@ -1,0 +1,79 @@
+"""Gromov-Wasserstein initialisation: the coupling, the seed dictionary, the ``gw``
+method of the alignment pipeline and its recipe YAML."""
+
+import importlib.util
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from speechbrain_align.alignment.gromov import entropic_gromov_wasserstein, gromov_init
+from speechbrain_align.alignment.mappings import AlignmentError, evaluate_mapping
+from speechbrain_align.alignment.normalization import normalize_embeddings
+from speechbrain_align.alignment.pipeline import align
+from speechbrain_align.alignment.synthetic import synthetic_pair
+from speechbrain_align.dataio.vectors import write_vec
+from speechbrain_align.utils.errors import load_recipe_hparams
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "TextToText" / "alignment"
+
+
+def _gw_hparams(folder, dim, **overrides):
+    return load_recipe_hparams(RECIPE / "hparams" / "gw.yaml", dict(
+        overrides, src_vec="-", tgt_vec="-", emb_dim=dim, output_folder=str(folder)))
+
+
+def test_coupling_keeps_marginals_and_finds_a_noisy_permutation():
+    rng = np.random.default_rng(0)
+    x = normalize_embeddings(rng.normal(size=(80, 8)), ["unit"])
+    perm = rng.permutation(80)
+    y = x[perm] + 0.05 * rng.normal(size=x.shape)
+    coupling, loss = entropic_gromov_wasserstein(x @ x.T, y @ y.T, epsilon=0.01)
+    assert np.allclose(coupling.sum(1), 1 / 80, atol=1e-4)
+    assert np.allclose(coupling.sum(0), 1 / 80, atol=1e-4)
+    assert np.isfinite(loss)
+    # row i of x is row argsort(perm)[i] of y
+    assert np.mean(coupling.argmax(1) == np.argsort(perm)) > 0.9
+
+
+def test_seed_dictionary_ignores_a_rotation():
+    src, tgt, _ = synthetic_pair(300, 10, noise=0.0, n_clusters=15, seed=1)
+    x = normalize_embeddings(src.vectors, ["unit", "center", "unit"])
+    y = normalize_embeddings(tgt.vectors, ["unit", "center", "unit"])
+    # tgt = src rotated: the matching sees the same similarities on both sides
+    rotated = gromov_init(x, y, vocab=300, epsilon=0.005)
+    assert np.mean(rotated[:, 0] == rotated[:, 1]) > 0.9
+    assert len(rotated) >= 300
+
+
+def test_gw_method_solves_easy_pair(tmp_path):
+    src, tgt, _ = synthetic_pair(800, 20, noise=0.03, n_clusters=30, seed=3)
+    src, tgt = src.sorted_by_count(), tgt.sorted_by_count()
+    gold = np.array([[i, tgt.index[w]] for i, w in enumerate(src.words)])
+    hp = _gw_hparams(tmp_path, 20, gw_vocab=300, gw_epsilon=0.005, stochastic_interval=3,
+                     n_refinement=2, seed=1)
+    w, log = align(src, tgt, hp)
+    res = evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])
+    assert res["csls_p@1"] > 0.95
+    assert log["method"] == "gw" and log["gw_seconds"] > 0 and log["init_pairs"] >= 300
+    with pytest.raises(AlignmentError, match="method gw needs .*gw_vocab"):
+        align(src, tgt, {k: v for k, v in hp.items() if k != "gw_vocab"})
+
+
+def test_recipe_runs_gw_yaml(tmp_path):
+    src, tgt, _ = synthetic_pair(400, 12, noise=0.02, n_clusters=20, seed=4)
+    write_vec(src, tmp_path / "src.vec")
+    write_vec(tgt, tmp_path / "tgt.vec")
+    (tmp_path / "dico.txt").write_text("".join(f"{w}\t{w}\n" for w in src.words))
+    spec = importlib.util.spec_from_file_location("alignment_train", RECIPE / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "out"
+    module.main([str(RECIPE / "hparams" / "gw.yaml"), f"--src_vec={tmp_path / 'src.vec'}",
+                 f"--tgt_vec={tmp_path / 'tgt.vec'}", f"--dico_eval={tmp_path / 'dico.txt'}",
+                 "--gw_vocab=200", "--gw_epsilon=0.005", "--stochastic_interval=2",
+                 "--n_refinement=1", "--device=cpu", f"--output_folder={out}"])
+    assert json.loads((out / "results.json").read_text())["csls_p@1"] > 0.95
+    assert json.loads((out / "log.json").read_text())["method"] == "gw"

@@ -23,9 +23,9 @@ overrides, frequency cuts capped by the smaller vocabulary as in the grid):
 Scores: token-level spoken word classification of the test speakers' segments
 and CSLS P@1 over the 500 most frequent speech types (the experiment's columns),
 on the same-corpus text space; and, as a diagnostic, how isomorphic each space
-is to the text space (:func:`similarity_correlation`). Writes ``unit_vocabulary.json`` and
-``unit_vocabulary.md`` to ``--out``; a finished row is kept and skipped on rerun
-when its settings are unchanged.
+is to the text space (:func:`similarity_correlation`). Writes
+``unit_vocabulary.json`` and ``unit_vocabulary.md`` to ``--out``; a finished row
+is kept and skipped on rerun when its settings are unchanged.
 
 Example::
 
@@ -138,7 +138,8 @@ def similarity_correlation(space, text, n_types=1000):
 
 def score_row(space, text, hp, methods):
     """Supervised and unsupervised rows of one space: token P@1, top-500 P@1, criterion."""
-    out = {"n_types": len(space.types), "similarity_correlation": similarity_correlation(space, text)}
+    out = {"n_types": len(space.types),
+           "similarity_correlation": similarity_correlation(space, text)}
     smallest = min(len(space.types), len(text))
     for method in ["supervised"] + list(methods):
         start = time.time()
@@ -184,7 +185,7 @@ def main(argv=None):
     parser.add_argument("--oracle_clean", type=int, nargs="*", default=[])
     parser.add_argument("--tokens", type=int, nargs="*", default=[])
     parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"],
-                        help="unsupervised methods (keys of alignment_hparams: vecmap, gw, adversarial)")
+                        help="unsupervised methods (alignment_hparams keys: vecmap, gw, adversarial)")
     parser.add_argument("--overrides", default="{}",
                         help="YAML overrides of --hparams (e.g. the experiment's command-line ones)")
     parser.add_argument("--out", required=True)

@@ -223,3 +223,27 @@ def test_a_restart_goes_ahead_of_the_queued_first_runs(tmp_path, monkeypatch):
     assert calls == [("adversarial", "same", 1), ("vecmap", "same", 1),
                      ("adversarial", "same", 2), ("adversarial", "es", 1), ("vecmap", "es", 1)]
     assert [r["seed"] for r in log["A (adversarial)/same"]["restarts"]] == [1, 2]
+
+
+def test_grid_runs_the_gw_method(tmp_path):
+    """``gw`` is a method of the grid like the others: its row is scored and logged."""
+    spaces, texts, lexicon = _grid()
+    gw_yaml = "recipes/TextToText/alignment/hparams/gw.yaml"
+    hp = {"seed": 1, "alignment_hparams": dict(HPARAMS, gw=gw_yaml),
+          "alignment_overrides": dict(OVERRIDES, gw=dict(REFINE, gw_vocab=200, gw_epsilon=0.005,
+                                                         vocab_cutoff=200, stochastic_interval=2,
+                                                         max_iters=10)),
+          "unsupervised_rows": {"A": 1}, "unsupervised_methods": ["gw"],
+          "translation_test_fraction": 0.5, "alignment_workers": 1}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = align_all(spaces, texts, lexicon, hp, str(tmp_path))
+    finally:
+        torch.set_num_threads(threads)
+    assert list(results["classification"]) == ["A*", "A (gw)"]
+    assert results["classification"]["A (gw)"]["same"]["csls_P@1"] > 90
+    log = json.loads((tmp_path / "alignment_log.json").read_text())
+    assert log["A (gw)/same"]["criterion"] is not None
+    run_log = json.loads((tmp_path / "alignment" / "A_same_gw" / "log.json").read_text())
+    assert run_log["method"] == "gw"

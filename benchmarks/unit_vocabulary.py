@@ -64,14 +64,19 @@ from alignment_stability import aligned  # noqa: E402
 logger = logging.getLogger("unit_vocabulary")
 
 
+def oracle_space(types, test_rows):
+    """An oracle space: word types that are their own labels and each test segment's query."""
+    items = [(r["word"], r["word"]) for r in test_rows]
+    return dataclasses.replace(label_space("T", types, None, []), test_queries=types,
+                               test_items=items)
+
+
 def truncated_oracle(experiment, test_rows, n_types):
     """The oracle T space cut to its ``n_types`` most frequent types (0: all)."""
     types = load_embeddings(os.path.join(experiment, "spaces", "T.vec")).sorted_by_count()
     if n_types:
         types = types.subset(np.arange(min(n_types, len(types))))
-    items = [(r["word"], r["word"]) for r in test_rows]
-    return dataclasses.replace(label_space("T", types, None, []), test_queries=types,
-                               test_items=items)
+    return oracle_space(types, test_rows)
 
 
 def oracle_at_tokens(rows, n_tokens, hp):
@@ -89,10 +94,7 @@ def oracle_at_tokens(rows, n_tokens, hp):
     types = train_skipgram_on_sentences(
         sentences, **dict(hp["skipgram"], workers=1, seed=hp["seed"]),
         source=f"transcripts, {total} tokens").sorted_by_count()
-    items = [(r["word"], r["word"]) for r in rows["test"]]
-    space = dataclasses.replace(label_space("T", types, None, []), test_queries=types,
-                                test_items=items)
-    return space, {"tokens": total}
+    return oracle_space(types, rows["test"]), {"tokens": total}
 
 
 def oracle_merged_units(experiment, rows, n_units, hp, clean=False):

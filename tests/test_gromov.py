@@ -8,10 +8,11 @@ import pathlib
 import numpy as np
 import pytest
 
-from speechbrain_align.alignment.gromov import entropic_gromov_wasserstein, gromov_init
+from speechbrain_align.alignment.gromov import (
+    entropic_gromov_wasserstein, frequency_rank_cost, gromov_init)
 from speechbrain_align.alignment.mappings import AlignmentError, evaluate_mapping
 from speechbrain_align.alignment.normalization import normalize_embeddings
-from speechbrain_align.alignment.pipeline import align
+from speechbrain_align.alignment.pipeline import align, check_options
 from speechbrain_align.alignment.synthetic import synthetic_pair
 from speechbrain_align.dataio.vectors import write_vec
 from speechbrain_align.utils.errors import load_recipe_hparams
@@ -77,3 +78,26 @@ def test_recipe_runs_gw_yaml(tmp_path):
                  "--n_refinement=1", "--device=cpu", f"--output_folder={out}"])
     assert json.loads((out / "results.json").read_text())["csls_p@1"] > 0.95
     assert json.loads((out / "log.json").read_text())["method"] == "gw"
+
+
+def test_frequency_term_matches_by_rank_when_similarities_say_nothing():
+    rng = np.random.default_rng(2)
+    # independent random similarity matrices: no structure shared by the two sides
+    a, b = rng.normal(size=(60, 60)), rng.normal(size=(60, 60))
+    c1, c2 = (a + a.T) / 20, (b + b.T) / 20
+    plain, _ = entropic_gromov_wasserstein(c1, c2, epsilon=0.001)
+    fused, _ = entropic_gromov_wasserstein(c1, c2, epsilon=0.001, alpha=0.5,
+                                           feature_cost=frequency_rank_cost(60, 60))
+    assert np.allclose(fused.sum(1), 1 / 60, atol=1e-4)
+
+    def near(coupling):  # share of rows matched within 20% of their frequency rank
+        ranks = np.log1p(np.arange(60))
+        return np.mean(np.abs(np.log1p(coupling.argmax(1)) - ranks) < 0.2)
+
+    assert near(fused) > 0.8 > 0.3 > near(plain)
+
+
+def test_frequency_weight_outside_unit_interval_is_one_error(tmp_path):
+    hp = _gw_hparams(tmp_path, 8, gw_frequency_weight=1.5)
+    with pytest.raises(AlignmentError, match=r"gw_frequency_weight: 1.5 is not in \[0, 1\]"):
+        check_options(hp)

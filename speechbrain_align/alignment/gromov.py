@@ -9,6 +9,14 @@ at the current ``T`` and solves the entropic transport in the log domain
 (Sinkhorn). The matching does not depend on a rotation of either space, so it
 needs no supervision; its row and column maxima give a seed dictionary for
 the same self-learning and refinement as vecmap (:mod:`.pipeline`).
+
+With ``frequency_weight`` > 0 the matching is *fused* (Vayer et al., 2019):
+a linear cost between the words' frequency ranks, ``(log(1+i) - log(1+j))**2``
+for the ``i``-th and ``j``-th most frequent words, is mixed into the loss.
+It uses no labels, only each side's own word counts, and holds the matching
+of the most frequent words near their frequency order when the similarity
+structure alone is too noisy to place them (units merged from noisy
+segments, README).
 """
 
 import logging
@@ -21,15 +29,31 @@ from speechbrain_align.retrieval.dense import mutual_or_union
 logger = logging.getLogger(__name__)
 
 
+def frequency_rank_cost(n, m):
+    """``(n, m)`` squared differences of log frequency ranks (rank 0 = most frequent).
+
+    Example
+    -------
+    >>> c = frequency_rank_cost(3, 4)
+    >>> c.shape, float(c[0, 0]), bool(c[0, 3] > c[0, 1] > 0)
+    ((3, 4), 0.0, True)
+    """
+    return (np.log1p(np.arange(n))[:, None] - np.log1p(np.arange(m))[None, :]) ** 2
+
+
 def entropic_gromov_wasserstein(c1, c2, epsilon=1e-3, n_iters=30, sinkhorn_iters=200,
-                                tol=1e-5):
+                                tol=1e-5, feature_cost=None, alpha=0.0):
     """Coupling of two similarity matrices; returns ``(T, loss)``.
 
     ``c1`` is ``(n, n)``, ``c2`` is ``(m, m)``; marginals are uniform. ``T``
     is an ``(n, m)`` array whose rows sum to ``1/n`` and columns to ``1/m``;
-    ``loss`` is the linearised Gromov-Wasserstein cost at the last ``T``.
-    Sinkhorn (warm-started from the previous outer iteration's potentials)
-    stops early once no log-potential moves by more than ``tol``.
+    ``loss`` is the linearised cost at the last ``T``. Sinkhorn
+    (warm-started from the previous outer iteration's potentials) stops early
+    once no log-potential moves by more than ``tol``. With an ``(n, m)``
+    ``feature_cost`` and ``alpha`` in [0, 1], the fused loss is
+    ``(1 - alpha) * GW + alpha * <feature_cost, T>``, the feature cost first
+    rescaled to the mean of the square loss's constant part (so that
+    ``alpha`` weighs two terms of one scale).
 
     Example
     -------
@@ -47,12 +71,16 @@ def entropic_gromov_wasserstein(c1, c2, epsilon=1e-3, n_iters=30, sinkhorn_iters
     log_q = torch.full((m,), -np.log(m), dtype=torch.float64)
     # Square loss: the part of the cost that does not depend on T
     const = (c1 ** 2).mean(1)[:, None] + (c2 ** 2).mean(1)[None, :]
+    linear = torch.zeros((n, m), dtype=torch.float64)
+    if feature_cost is not None and alpha > 0:
+        linear = torch.as_tensor(np.asarray(feature_cost, dtype=np.float64))
+        linear = linear / max(float(linear.mean()), 1e-12) * float(const.mean())
     coupling = torch.exp(log_p[:, None] + log_q[None, :])
     f = torch.zeros(n, dtype=torch.float64)
     g = torch.zeros(m, dtype=torch.float64)
     loss = float("nan")
     for _ in range(int(n_iters)):
-        cost = const - 2.0 * c1 @ coupling @ c2.T
+        cost = (1.0 - alpha) * (const - 2.0 * c1 @ coupling @ c2.T) + alpha * linear
         kernel = -cost / epsilon
         for _ in range(int(sinkhorn_iters)):
             f_new = log_p - torch.logsumexp(kernel + g[None, :], 1)
@@ -66,9 +94,11 @@ def entropic_gromov_wasserstein(c1, c2, epsilon=1e-3, n_iters=30, sinkhorn_iters
     return coupling.numpy(), loss
 
 
-def gromov_init(src, tgt, vocab=1000, epsilon=1e-3, n_iters=30, sinkhorn_iters=200):
+def gromov_init(src, tgt, vocab=1000, epsilon=1e-3, n_iters=30, sinkhorn_iters=200,
+                frequency_weight=0.0):
     """Seed dictionary from a Gromov-Wasserstein matching of the ``vocab`` most
-    frequent rows of each space (rows sorted by decreasing frequency).
+    frequent rows of each space (rows sorted by decreasing frequency), fused
+    with their frequency ranks when ``frequency_weight`` (``alpha``) > 0.
 
     The similarity matrices are the rows' dot products (cosines for
     unit-length rows). Returns an ``(k, 2)`` array of (source, target)
@@ -87,7 +117,9 @@ def gromov_init(src, tgt, vocab=1000, epsilon=1e-3, n_iters=30, sinkhorn_iters=2
     n = min(int(vocab), len(src), len(tgt))
     xs = np.asarray(src[:n], dtype=np.float64)
     zs = np.asarray(tgt[:n], dtype=np.float64)
-    coupling, loss = entropic_gromov_wasserstein(xs @ xs.T, zs @ zs.T, epsilon, n_iters,
-                                                 sinkhorn_iters)
-    logger.info("Gromov-Wasserstein on %d words: loss %.5f", n, loss)
+    coupling, loss = entropic_gromov_wasserstein(
+        xs @ xs.T, zs @ zs.T, epsilon, n_iters, sinkhorn_iters,
+        feature_cost=frequency_rank_cost(n, n), alpha=frequency_weight)
+    logger.info("Gromov-Wasserstein on %d words (frequency weight %g): loss %.5f", n,
+                frequency_weight, loss)
     return mutual_or_union(coupling.argmax(1), coupling.argmax(0), "union")

@@ -12,7 +12,9 @@ Methods (``hparams["method"]``)
     stochastic self-learning (:mod:`.self_learning`) then the same refinement.
 ``gw``
     Gromov-Wasserstein initialisation (Alvarez-Melis and Jaakkola, 2018;
-    :mod:`.gromov`), then vecmap's self-learning and the same refinement.
+    :mod:`.gromov`), fused with the words' frequency ranks when
+    ``gw_frequency_weight`` > 0, then vecmap's self-learning and the same
+    refinement.
 ``supervised``
     Procrustes on a training dictionary (the A* of Chung et al., 2018).
 
@@ -61,7 +63,7 @@ REQUIRED = {
         "init_vocab", "init_normalize", "init_quantiles", "max_iters",
     ),
     "gw": _COMMON + _REFINEMENT + _SELF_LEARNING + (
-        "gw_vocab", "gw_epsilon", "gw_iters", "sinkhorn_iters", "max_iters",
+        "gw_vocab", "gw_epsilon", "gw_iters", "sinkhorn_iters", "gw_frequency_weight", "max_iters",
     ),
 }
 
@@ -138,6 +140,9 @@ def check_options(hparams, shapes=None, names=("source", "target")):
         for value in values:
             if value not in known:
                 raise AlignmentError(f"{key}: unknown {value!r} (known: {', '.join(known)})")
+    if method == "gw" and not 0.0 <= float(hparams["gw_frequency_weight"]) <= 1.0:
+        raise AlignmentError(f"gw_frequency_weight: {hparams['gw_frequency_weight']} is not "
+                             f"in [0, 1]")
     if shapes is None:
         return
     (n_src, src_dim), (n_tgt, tgt_dim) = shapes
@@ -263,7 +268,7 @@ def _unsupervised(src, tgt, hp, run_opts, log):
     else:
         if hp["method"] == "gw":
             init = gromov_init(src, tgt, hp["gw_vocab"], hp["gw_epsilon"], hp["gw_iters"],
-                               hp["sinkhorn_iters"])
+                               hp["sinkhorn_iters"], hp["gw_frequency_weight"])
             log["gw_seconds"] = time.time() - t0
         else:
             init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"],

@@ -207,7 +207,11 @@ def main(argv=None):
     if os.path.exists(store):
         with open(store, encoding="utf-8") as handle:
             done = json.load(handle)
-    settings = json.dumps([hp["skipgram"], hp["alignment_hparams"], hp["alignment_overrides"],
+    recipes = {}  # the alignment YAMLs' text: a changed recipe setting reruns the rows
+    for method in ["supervised"] + list(args.methods):
+        with open(os.path.join(REPO, hp["alignment_hparams"][method]), encoding="utf-8") as f:
+            recipes[method] = f.read()
+    settings = json.dumps([hp["skipgram"], recipes, hp["alignment_overrides"],
                            hp["seed"], sorted(args.methods)], sort_keys=True, default=str)
     digest = hashlib.sha1(settings.encode("utf-8")).hexdigest()
     wanted = ([("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]

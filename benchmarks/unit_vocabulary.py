@@ -16,6 +16,8 @@ overrides, frequency cuts capped by the smaller vocabulary as in the grid):
 * ``--oracle_clean K ...``: the same, but the segments whose merged name is not
   their word are left out of the skip-gram's sequences (the best any label-free
   filter of wrongly assigned segments could do);
+* ``--oracle_split K ...``: the oracle merge with each word's units dealt at
+  random into two types (a word split by voice, as label-free merges leave it);
 * ``--tokens N ...``: the oracle T retrained on the transcripts of randomly
   drawn utterances (seeded) holding N spoken tokens: how many tokens each method
   needs.
@@ -97,26 +99,35 @@ def oracle_at_tokens(rows, n_tokens, hp):
     return oracle_space(types, rows["test"]), {"tokens": total}
 
 
-def oracle_merged_units(experiment, rows, n_units, hp, clean=False):
+def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
     """k-means units of the AWE segments, merged by majority word, then the unit
-    skip-gram (``clean``: on the segments whose merged name is their word only)."""
+    skip-gram (``clean``: on the segments whose merged name is their word only;
+    ``parts`` > 1: each word's units dealt at random into that many types, as a
+    word split by voice would be)."""
     from speechbrain_align.speech.clustering import kmeans_units
     from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 
     segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
     labels, _ = kmeans_units(segments.vectors, n_units, seed=hp["seed"])
     unit = dict(zip(segments.words, labels.tolist()))
-    merged = {u: f"w_{word}" for u, word in majority_labels(unit, rows["train"]).items()}
+    base = {u: f"w_{word}" for u, word in majority_labels(unit, rows["train"]).items()}
+    merged, groups = dict(base), {}
+    for u in sorted(base):
+        groups.setdefault(base[u], []).append(u)
+    rng = np.random.default_rng(hp["seed"])
+    for word, units in groups.items() if parts > 1 else ():
+        for j, u in enumerate(rng.permutation(units)):
+            merged[u] = f"{word}#{j % parts}"
     every = rows["train"] + rows["valid"] + rows["test"]
     name = {r["ID"]: merged.get(unit[r["ID"]], f"u{unit[r['ID']]}") for r in every}
-    right = {r["ID"]: name[r["ID"]] == f"w_{r['word']}" for r in every}
+    right = {r["ID"]: base.get(unit[r["ID"]]) == f"w_{r['word']}" for r in every}
     sentences = [[name[r["ID"]] for r in utt if right[r["ID"]] or not clean]
                  for utt in group_by_utterance(every).values()]
     types = train_skipgram_on_sentences(
         sentences, **dict(hp["skipgram"], workers=1, seed=hp["seed"], min_count=1),
         source=f"oracle-merged units K={n_units}")
     space = cluster_space("units", types, name, rows["train"], name, rows["test"])
-    return space, {"majority_words": len(set(merged.values())),
+    return space, {"majority_words": len(set(base.values())),
                    "wrong_name": round(1.0 - float(np.mean(list(right.values()))), 4),
                    "tokens": sum(map(len, sentences))}
 
@@ -185,6 +196,8 @@ def main(argv=None):
     parser.add_argument("--truncate", type=int, nargs="*", default=[])
     parser.add_argument("--oracle_merge", type=int, nargs="*", default=[])
     parser.add_argument("--oracle_clean", type=int, nargs="*", default=[])
+    parser.add_argument("--oracle_split", type=int, nargs="*", default=[],
+                        help="oracle-merged units, each word's units dealt into two types")
     parser.add_argument("--tokens", type=int, nargs="*", default=[])
     parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"],
                         help="unsupervised methods (alignment_hparams keys: vecmap, gw, adversarial)")
@@ -214,13 +227,15 @@ def main(argv=None):
     settings = json.dumps([hp["skipgram"], recipes, hp["alignment_overrides"],
                            hp["seed"], sorted(args.methods)], sort_keys=True, default=str)
     digest = hashlib.sha1(settings.encode("utf-8")).hexdigest()
-    wanted = ([("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
-              + [("clean", k) for k in args.oracle_clean] + [("tokens", n) for n in args.tokens])
+    wanted = [("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
+    wanted += [("clean", k) for k in args.oracle_clean] + [("split", k) for k in args.oracle_split]
+    wanted += [("tokens", n) for n in args.tokens]
     for kind, n in wanted:
         key = {
             "T": f"T, its {n} most frequent types" if n else "T, all its types",
             "merge": f"units K={n}, oracle-merged by majority word",
             "clean": f"units K={n}, oracle-merged, wrongly named segments left out",
+            "split": f"units K={n}, oracle-merged, each word's units dealt into two types",
             "tokens": f"T on {n} spoken tokens",
         }[kind]
         if done.get(key, {}).get("settings") == digest:
@@ -232,7 +247,8 @@ def main(argv=None):
         elif kind == "tokens":
             space, extra = oracle_at_tokens(rows, n, hp)
         else:
-            space, extra = oracle_merged_units(args.experiment, rows, n, hp, kind == "clean")
+            space, extra = oracle_merged_units(args.experiment, rows, n, hp, kind == "clean",
+                                               2 if kind == "split" else 1)
         done[key] = dict(score_row(space, text, hp, args.methods), settings=digest, **extra)
         write_json(store, done)
     table = markdown({k: v for k, v in done.items() if v.get("settings") == digest}, args.methods)

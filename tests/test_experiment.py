@@ -111,6 +111,7 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     bench = str(tmp_path / "bench")
     args = ["--experiment", str(tmp_path / "out"), "--overrides", yaml_overrides,
             "--truncate", "20", "0", "--oracle_merge", "10", "--oracle_clean", "10",
+            "--oracle_split", "10",
             "--methods", "vecmap", "--out", bench]
     unit_vocabulary.main(args)
     rows = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())
@@ -123,6 +124,11 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     clean = rows["units K=10, oracle-merged, wrongly named segments left out"]
     assert 0 < merged["wrong_name"] == clean["wrong_name"] < 1
     assert clean["tokens"] == pytest.approx(merged["tokens"] * (1 - merged["wrong_name"]), abs=1)
+    # the split row deals each word's units into two types: same tokens, same names' words
+    split = rows["units K=10, oracle-merged, each word's units dealt into two types"]
+    assert [split[k] for k in ("wrong_name", "tokens", "majority_words")] == [
+        merged[k] for k in ("wrong_name", "tokens", "majority_words")]
+    assert merged["n_types"] <= split["n_types"] <= min(10, 2 * merged["n_types"])
     half = merged["tokens"] // 2
     unit_vocabulary.main(args[:4] + ["--tokens", str(half), "--methods", "vecmap", "--out", bench])
     part = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())[

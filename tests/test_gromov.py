@@ -101,3 +101,40 @@ def test_frequency_weight_outside_unit_interval_is_one_error(tmp_path):
     hp = _gw_hparams(tmp_path, 8, gw_frequency_weight=1.5)
     with pytest.raises(AlignmentError, match=r"gw_frequency_weight: 1.5 is not in \[0, 1\]"):
         check_options(hp)
+
+
+def test_count_marginals_match_a_word_split_in_two():
+    rng = np.random.default_rng(0)
+    n, split = 60, 20
+    z = normalize_embeddings(rng.normal(size=(n, 8)), ["unit"])
+    counts = np.round(1000 / np.arange(1, n + 1))
+    rows = np.array(list(range(n)) + list(range(split)))  # the 20 most frequent words twice
+    src_counts = np.concatenate([counts[:split] / 2, counts[split:], counts[:split] / 2])
+    x = normalize_embeddings(z[rows] + 0.03 * rng.normal(size=(len(rows), 8)), ["unit"])
+    uniform, _ = entropic_gromov_wasserstein(x @ x.T, z @ z.T, epsilon=0.005)
+    massed, _ = entropic_gromov_wasserstein(x @ x.T, z @ z.T, epsilon=0.005, p=src_counts,
+                                            q=counts)
+    assert np.allclose(massed.sum(1), src_counts / src_counts.sum(), atol=1e-4)
+    assert np.mean(massed.argmax(1) == rows) > 0.95 > 0.5 > np.mean(uniform.argmax(1) == rows)
+    with pytest.raises(ValueError, match="expected 80 positive weights"):
+        entropic_gromov_wasserstein(x @ x.T, z @ z.T, p=-src_counts)
+
+
+def test_mass_power_needs_counts_and_a_non_negative_power(tmp_path):
+    x = np.random.default_rng(0).normal(size=(50, 8)).astype("float32")
+    hp = _gw_hparams(tmp_path, 8, gw_mass_power=1.0)
+    with pytest.raises(AlignmentError, match="source: gw_mass_power > 0 needs word counts"):
+        align(x, x, hp)
+    with pytest.raises(AlignmentError, match="gw_mass_power: -1.0 is negative"):
+        check_options(dict(hp, gw_mass_power=-1.0))
+
+
+def test_gw_method_with_count_marginals_solves_easy_pair(tmp_path):
+    src, tgt, _ = synthetic_pair(600, 16, noise=0.03, n_clusters=25, seed=5)
+    src, tgt = src.sorted_by_count(), tgt.sorted_by_count()
+    assert src.counts is not None
+    gold = np.array([[i, tgt.index[w]] for i, w in enumerate(src.words)])
+    hp = _gw_hparams(tmp_path, 16, gw_vocab=300, gw_epsilon=0.005, gw_mass_power=0.5,
+                     stochastic_interval=3, n_refinement=2, seed=1)
+    w, log = align(src, tgt, hp)
+    assert evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])["csls_p@1"] > 0.95

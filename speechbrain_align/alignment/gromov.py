@@ -16,7 +16,8 @@ for the ``i``-th and ``j``-th most frequent words, is mixed into the loss.
 It uses no labels, only each side's own word counts, and holds the matching
 of the most frequent words near their frequency order when the similarity
 structure alone is too noisy to place them (units merged from noisy
-segments, README).
+segments, README). With ``mass_power`` > 0 the marginals are the words'
+counts to that power instead of uniform.
 """
 
 import logging
@@ -42,11 +43,12 @@ def frequency_rank_cost(n, m):
 
 
 def entropic_gromov_wasserstein(c1, c2, epsilon=1e-3, n_iters=30, sinkhorn_iters=200,
-                                tol=1e-5, feature_cost=None, alpha=0.0):
+                                tol=1e-5, feature_cost=None, alpha=0.0, p=None, q=None):
     """Coupling of two similarity matrices; returns ``(T, loss)``.
 
-    ``c1`` is ``(n, n)``, ``c2`` is ``(m, m)``; marginals are uniform. ``T``
-    is an ``(n, m)`` array whose rows sum to ``1/n`` and columns to ``1/m``;
+    ``c1`` is ``(n, n)``, ``c2`` is ``(m, m)``; the marginals ``p`` and ``q``
+    (positive, normalised here) are uniform when None. ``T`` is an ``(n, m)``
+    array whose rows sum to ``p`` and columns to ``q``;
     ``loss`` is the linearised cost at the last ``T``. Sinkhorn
     (warm-started from the previous outer iteration's potentials) stops early
     once no log-potential moves by more than ``tol``. With an ``(n, m)``
@@ -67,10 +69,11 @@ def entropic_gromov_wasserstein(c1, c2, epsilon=1e-3, n_iters=30, sinkhorn_iters
     c1 = torch.as_tensor(np.asarray(c1, dtype=np.float64))
     c2 = torch.as_tensor(np.asarray(c2, dtype=np.float64))
     n, m = len(c1), len(c2)
-    log_p = torch.full((n,), -np.log(n), dtype=torch.float64)
-    log_q = torch.full((m,), -np.log(m), dtype=torch.float64)
+    p = torch.full((n,), 1.0 / n, dtype=torch.float64) if p is None else _mass(p, n)
+    q = torch.full((m,), 1.0 / m, dtype=torch.float64) if q is None else _mass(q, m)
+    log_p, log_q = p.log(), q.log()
     # Square loss: the part of the cost that does not depend on T
-    const = (c1 ** 2).mean(1)[:, None] + (c2 ** 2).mean(1)[None, :]
+    const = ((c1 ** 2) @ p)[:, None] + ((c2 ** 2) @ q)[None, :]
     linear = torch.zeros((n, m), dtype=torch.float64)
     if feature_cost is not None and alpha > 0:
         linear = torch.as_tensor(np.asarray(feature_cost, dtype=np.float64))
@@ -94,11 +97,25 @@ def entropic_gromov_wasserstein(c1, c2, epsilon=1e-3, n_iters=30, sinkhorn_iters
     return coupling.numpy(), loss
 
 
+def _mass(weights, size):
+    """A marginal: positive ``weights`` of length ``size``, normalised to sum to 1."""
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    if w.shape != (size,) or not bool(torch.all(w > 0)):
+        raise ValueError(f"marginal: expected {size} positive weights, got shape "
+                         f"{tuple(w.shape)}")
+    return w / w.sum()
+
+
 def gromov_init(src, tgt, vocab=1000, epsilon=1e-3, n_iters=30, sinkhorn_iters=200,
-                frequency_weight=0.0):
+                frequency_weight=0.0, src_counts=None, tgt_counts=None, mass_power=0.0):
     """Seed dictionary from a Gromov-Wasserstein matching of the ``vocab`` most
     frequent rows of each space (rows sorted by decreasing frequency), fused
     with their frequency ranks when ``frequency_weight`` (``alpha``) > 0.
+
+    With ``mass_power`` > 0 each word's mass in the matching is its count to
+    that power (``src_counts``, ``tgt_counts``: the rows' counts) instead of
+    uniform, so that a word split into several speech types (one per voice)
+    can send each part to the same text word.
 
     The similarity matrices are the rows' dot products (cosines for
     unit-length rows). Returns an ``(k, 2)`` array of (source, target)
@@ -117,9 +134,14 @@ def gromov_init(src, tgt, vocab=1000, epsilon=1e-3, n_iters=30, sinkhorn_iters=2
     n = min(int(vocab), len(src), len(tgt))
     xs = np.asarray(src[:n], dtype=np.float64)
     zs = np.asarray(tgt[:n], dtype=np.float64)
+    masses = (None, None)
+    if mass_power > 0:
+        masses = [np.asarray(c[:n], dtype=np.float64) ** mass_power
+                  for c in (src_counts, tgt_counts)]
     coupling, loss = entropic_gromov_wasserstein(
         xs @ xs.T, zs @ zs.T, epsilon, n_iters, sinkhorn_iters,
-        feature_cost=frequency_rank_cost(n, n), alpha=frequency_weight)
+        feature_cost=frequency_rank_cost(n, n), alpha=frequency_weight, p=masses[0],
+        q=masses[1])
     logger.info("Gromov-Wasserstein on %d words (frequency weight %g): loss %.5f", n,
                 frequency_weight, loss)
     return mutual_or_union(coupling.argmax(1), coupling.argmax(0), "union")

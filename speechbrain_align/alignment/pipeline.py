@@ -63,7 +63,8 @@ REQUIRED = {
         "init_vocab", "init_normalize", "init_quantiles", "max_iters",
     ),
     "gw": _COMMON + _REFINEMENT + _SELF_LEARNING + (
-        "gw_vocab", "gw_epsilon", "gw_iters", "sinkhorn_iters", "gw_frequency_weight", "max_iters",
+        "gw_vocab", "gw_epsilon", "gw_iters", "sinkhorn_iters", "gw_frequency_weight",
+        "gw_mass_power", "max_iters",
     ),
 }
 
@@ -77,12 +78,12 @@ _CHOICES = {
 
 
 def _embedding_matrix(emb, name):
-    """Rows sorted by decreasing count, plus the words (or None)."""
+    """Rows sorted by decreasing count, plus the words and counts (or None)."""
     if isinstance(emb, Embeddings):
         emb = emb.sorted_by_count()
-        return emb.vectors, emb.words
+        return emb.vectors, emb.words, emb.counts
     try:
-        return as_matrix(emb, name, min_rows=1), None
+        return as_matrix(emb, name, min_rows=1), None, None
     except ValueError as err:
         raise AlignmentError(str(err)) from None
 
@@ -143,6 +144,8 @@ def check_options(hparams, shapes=None, names=("source", "target")):
     if method == "gw" and not 0.0 <= float(hparams["gw_frequency_weight"]) <= 1.0:
         raise AlignmentError(f"gw_frequency_weight: {hparams['gw_frequency_weight']} is not "
                              f"in [0, 1]")
+    if method == "gw" and float(hparams["gw_mass_power"]) < 0:
+        raise AlignmentError(f"gw_mass_power: {hparams['gw_mass_power']} is negative")
     if shapes is None:
         return
     (n_src, src_dim), (n_tgt, tgt_dim) = shapes
@@ -228,11 +231,16 @@ def align(src_emb, tgt_emb, hparams, train_pairs=None, names=("source", "target"
     >>> log["criterion"] > 0.99
     True
     """
-    src, src_words = _embedding_matrix(src_emb, names[0])
-    tgt, tgt_words = _embedding_matrix(tgt_emb, names[1])
+    src, src_words, src_counts = _embedding_matrix(src_emb, names[0])
+    tgt, tgt_words, tgt_counts = _embedding_matrix(tgt_emb, names[1])
     hp = hparams
     check_options(hp, (src.shape, tgt.shape), names)
     method = hp["method"]
+    if method == "gw" and hp["gw_mass_power"] > 0:
+        for name, counts in zip(names, (src_counts, tgt_counts)):
+            if counts is None:
+                raise AlignmentError(f"{name}: gw_mass_power > 0 needs word counts (Embeddings "
+                                     f"with counts, e.g. a .vec file with its .counts.tsv)")
     start = time.time()
     src = normalize_embeddings(src, hp["normalize"])
     tgt = normalize_embeddings(tgt, hp["normalize"])
@@ -246,13 +254,13 @@ def align(src_emb, tgt_emb, hparams, train_pairs=None, names=("source", "target"
         w = procrustes_on_pairs(src, tgt, pairs)
         log["train_pairs"] = int(len(pairs))
     else:
-        w = _unsupervised(src, tgt, hp, run_opts, log)
+        w = _unsupervised(src, tgt, hp, run_opts, log, (src_counts, tgt_counts))
     log["criterion"] = mean_cosine_criterion(src @ w.T, tgt, hp["criterion_words"], hp["csls_k"])
     log["seconds"] = time.time() - start
     return np.asarray(w, dtype=np.float32), log
 
 
-def _unsupervised(src, tgt, hp, run_opts, log):
+def _unsupervised(src, tgt, hp, run_opts, log, counts):
     """Adversarial training (then self-learning if asked), or vecmap's or the
     Gromov-Wasserstein initialisation and self-learning; then refinement. Fills ``log``."""
     t0 = time.time()
@@ -268,7 +276,8 @@ def _unsupervised(src, tgt, hp, run_opts, log):
     else:
         if hp["method"] == "gw":
             init = gromov_init(src, tgt, hp["gw_vocab"], hp["gw_epsilon"], hp["gw_iters"],
-                               hp["sinkhorn_iters"], hp["gw_frequency_weight"])
+                               hp["sinkhorn_iters"], hp["gw_frequency_weight"], *counts,
+                               mass_power=hp["gw_mass_power"])
             log["gw_seconds"] = time.time() - t0
         else:
             init = similarity_init(src, tgt, hp["init_vocab"], hp["csls_k"],

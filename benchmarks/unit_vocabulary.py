@@ -99,6 +99,9 @@ def oracle_at_tokens(rows, n_tokens, hp):
     return oracle_space(types, rows["test"]), {"tokens": total}
 
 
+_UNITS = {}  # (experiment, K, seed) -> {segment ID: unit}
+
+
 def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
     """k-means units of the AWE segments, merged by majority word, then the unit
     skip-gram (``clean``: on the segments whose merged name is their word only;
@@ -107,9 +110,12 @@ def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
     from speechbrain_align.speech.clustering import kmeans_units
     from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 
-    segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
-    labels, _ = kmeans_units(segments.vectors, n_units, seed=hp["seed"])
-    unit = dict(zip(segments.words, labels.tolist()))
+    key = (experiment, n_units, hp["seed"])
+    if key not in _UNITS:  # the merge, clean and split rows share one k-means
+        segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
+        labels, _ = kmeans_units(segments.vectors, n_units, seed=hp["seed"])
+        _UNITS[key] = dict(zip(segments.words, labels.tolist()))
+    unit = _UNITS[key]
     base = {u: f"w_{word}" for u, word in majority_labels(unit, rows["train"]).items()}
     merged, groups = dict(base), {}
     for u in sorted(base):

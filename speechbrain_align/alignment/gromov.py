@@ -100,9 +100,11 @@ def entropic_gromov_wasserstein(c1, c2, epsilon=1e-3, n_iters=30, sinkhorn_iters
 def _mass(weights, size):
     """A marginal: positive ``weights`` of length ``size``, normalised to sum to 1."""
     w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
-    if w.shape != (size,) or not bool(torch.all(w > 0)):
-        raise ValueError(f"marginal: expected {size} positive weights, got shape "
-                         f"{tuple(w.shape)}")
+    if w.shape != (size,):
+        raise ValueError(f"marginal: expected {size} weights, got shape {tuple(w.shape)}")
+    if not bool(torch.all(w > 0)):
+        raise ValueError(f"marginal: expected {size} positive weights, got {int((w <= 0).sum())} "
+                         f"that are not")
     return w / w.sum()
 
 

@@ -13,8 +13,8 @@ Methods (``hparams["method"]``)
 ``gw``
     Gromov-Wasserstein initialisation (Alvarez-Melis and Jaakkola, 2018;
     :mod:`.gromov`), fused with the words' frequency ranks when
-    ``gw_frequency_weight`` > 0, then vecmap's self-learning and the same
-    refinement.
+    ``gw_frequency_weight`` > 0 and with count-proportional masses when
+    ``gw_mass_power`` > 0, then vecmap's self-learning and the same refinement.
 ``supervised``
     Procrustes on a training dictionary (the A* of Chung et al., 2018).
 

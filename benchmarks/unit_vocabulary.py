@@ -117,13 +117,15 @@ def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
         _UNITS[key] = dict(zip(segments.words, labels.tolist()))
     unit = _UNITS[key]
     base = {u: f"w_{word}" for u, word in majority_labels(unit, rows["train"]).items()}
-    merged, groups = dict(base), {}
-    for u in sorted(base):
-        groups.setdefault(base[u], []).append(u)
-    rng = np.random.default_rng(hp["seed"])
-    for word, units in groups.items() if parts > 1 else ():
-        for j, u in enumerate(rng.permutation(units)):
-            merged[u] = f"{word}#{j % parts}"
+    merged = dict(base)
+    if parts > 1:
+        groups = {}
+        for u in sorted(base):
+            groups.setdefault(base[u], []).append(u)
+        rng = np.random.default_rng(hp["seed"])
+        for word, units in groups.items():
+            for j, u in enumerate(rng.permutation(units)):
+                merged[u] = f"{word}#{j % parts}"
     every = rows["train"] + rows["valid"] + rows["test"]
     name = {r["ID"]: merged.get(unit[r["ID"]], f"u{unit[r['ID']]}") for r in every}
     right = {r["ID"]: base.get(unit[r["ID"]]) == f"w_{r['word']}" for r in every}

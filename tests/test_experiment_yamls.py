@@ -57,6 +57,7 @@ def test_alignment_overrides_are_keys_of_the_recipe_yamls(name, tmp_path):
         hp["unsupervised_methods"]) | {"supervised"}
     for row, methods in hp["row_methods"].items():
         assert row in hp["unsupervised_rows"] and set(methods) <= set(hp["alignment_hparams"])
+    criterion_words = {}
     for method, overrides in hp["alignment_overrides"].items():
         loaded = load_recipe_hparams(
             os.path.join(root, hp["alignment_hparams"][method]),
@@ -64,3 +65,6 @@ def test_alignment_overrides_are_keys_of_the_recipe_yamls(name, tmp_path):
         assert loaded["method"] == method
         for key, value in overrides.items():
             assert loaded[key] == value, (name, method, key)
+        criterion_words[method] = loaded["criterion_words"]
+    # the restart policy compares criteria across methods: one word count for all
+    assert len(set(criterion_words.values())) == 1, (name, criterion_words)

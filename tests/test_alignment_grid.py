@@ -4,11 +4,13 @@ import os
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from speechbrain_align.alignment.synthetic import synthetic_pair
 from speechbrain_align.dataio.vectors import Embeddings
 from speechbrain_align.evaluation.crossmodal import label_space
+from speechbrain_align.utils.errors import HparamsError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
@@ -133,10 +135,12 @@ def test_restarts_run_only_where_no_other_method_confirms(tmp_path):
     assert "agreement" not in every["A (vecmap)/same"] or every["A (vecmap)/same"]["agreement"] is None
 
 
-def _scripted_grid(tmp_path, monkeypatch, script, rows=None, conditions=("same",), calls=None):
+def _scripted_grid(tmp_path, monkeypatch, script, rows=None, conditions=("same",), calls=None,
+                   extra=None):
     """align_all where run (method, seed) gives the true map or a wrong one with a set criterion.
 
-    ``calls`` collects ``(method, condition, seed)`` in the order the runs start."""
+    ``calls`` collects ``(method, condition, seed)`` in the order the runs start; ``extra``
+    adds experiment keys."""
     import alignment_grid
 
     spaces, texts, lexicon = _grid()
@@ -159,7 +163,8 @@ def _scripted_grid(tmp_path, monkeypatch, script, rows=None, conditions=("same",
     hp = {"seed": 1, "alignment_hparams": HPARAMS, "alignment_overrides": OVERRIDES,
           "unsupervised_rows": rows or {"A": {"same": 4, "es": 1}},
           "unsupervised_methods": ["adversarial", "vecmap"], "translation_test_fraction": 0.5,
-          "alignment_workers": 1, "restart_agreement": 0.3, "agreement_words": 100}
+          "alignment_workers": 1, "restart_agreement": 0.3, "agreement_words": 100,
+          **(extra or {})}
     results = align_all(spaces, {c: texts[c] for c in conditions}, lexicon, hp, str(tmp_path))
     log = json.loads((tmp_path / "alignment_log.json").read_text())
     if conditions != ("same",):
@@ -223,6 +228,31 @@ def test_a_restart_goes_ahead_of_the_queued_first_runs(tmp_path, monkeypatch):
     assert calls == [("adversarial", "same", 1), ("vecmap", "same", 1),
                      ("adversarial", "same", 2), ("adversarial", "es", 1), ("vecmap", "es", 1)]
     assert [r["seed"] for r in log["A (adversarial)/same"]["restarts"]] == [1, 2]
+
+
+def test_min_runs_gives_a_confirmed_method_runs_to_choose_from(tmp_path, monkeypatch):
+    """Both methods succeed at once; vecmap still runs two seeds and keeps the better criterion,
+    and only where its row has restarts (es: one run)."""
+    script = {("vecmap", 1): (True, 0.80), ("vecmap", 2): (True, 0.85)}
+    _, log = _scripted_grid(tmp_path, monkeypatch, script, conditions=("same", "es"),
+                            extra={"min_runs": {"vecmap": 2}})
+    assert [r["seed"] for r in log["A (vecmap)/same"]["restarts"]] == [1, 2]
+    assert log["A (vecmap)/same"]["criterion"] == 0.85
+    assert [r["seed"] for r in log["A (adversarial)/same"]["restarts"]] == [1]
+    assert [r["seed"] for r in log["A (vecmap)/es"]["restarts"]] == [1]
+    # without it the confirmation ends vecmap's runs after the first
+    _, _, vecmap, _ = _scripted_grid(tmp_path / "without", monkeypatch, script)
+    assert [r["seed"] for r in vecmap["restarts"]] == [1] and vecmap["criterion"] == 0.80
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"gw": 2}, "'gw' is not a method"), ({"vecmap": 0}, "expected a whole number >= 1"),
+    ({"vecmap": "2"}, "expected a whole number >= 1"), ([2], "expected a mapping")])
+def test_min_runs_errors_name_the_key(value, message):
+    import alignment_grid
+
+    with pytest.raises(HparamsError, match=f"min_runs: .*{message}"):
+        alignment_grid.check_min_runs({"alignment_hparams": HPARAMS, "min_runs": value})
 
 
 def test_grid_runs_the_gw_method(tmp_path):

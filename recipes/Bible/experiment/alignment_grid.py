@@ -14,7 +14,8 @@ time, only while no other method confirms one of the method's runs (the two
 mappings translate the most frequent words alike) and only for the methods
 whose best criterion is below another's (the likelier failures; the best
 waits for a confirmation): the label-free guard of the restarts, at the cost
-of one run where the methods agree.
+of one run where the methods agree. ``min_runs`` ({method: n}) makes a method
+run at least n seeds on such a row before a confirmation ends them.
 """
 
 import concurrent.futures
@@ -32,6 +33,7 @@ from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.dataio.dictionaries import split_dictionary, write_muse_dictionary
 from speechbrain_align.dataio.vectors import save_embeddings
 from speechbrain_align.evaluation.crossmodal import evaluate_space
+from speechbrain_align.utils.errors import HparamsError
 from speechbrain_align.utils.files import write_json
 
 logger = logging.getLogger(__name__)
@@ -77,6 +79,26 @@ def method_overrides(hp, method, smallest):
     return overrides
 
 
+def check_min_runs(hp):
+    """``hp["min_runs"]`` (absent: none) as ``{method: runs >= 1}``; one clear error otherwise.
+
+    Example
+    -------
+    >>> check_min_runs({"alignment_hparams": {"vecmap": "v.yaml"}, "min_runs": {"vecmap": 2}})
+    {'vecmap': 2}
+    """
+    value = hp.get("min_runs") or {}
+    if not isinstance(value, dict):
+        raise HparamsError(f"min_runs: expected a mapping method -> runs, got {value!r}")
+    for method, runs in value.items():
+        if method not in hp["alignment_hparams"]:
+            raise HparamsError(f"min_runs: {method!r} is not a method of alignment_hparams "
+                               f"({sorted(hp['alignment_hparams'])})")
+        if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+            raise HparamsError(f"min_runs: {method}: expected a whole number >= 1, got {runs!r}")
+    return dict(value)
+
+
 def _write_inputs(spaces, texts, folder):
     """Each space's types and each text space as ``.npz`` files the recipe reads."""
     os.makedirs(folder, exist_ok=True)
@@ -91,6 +113,7 @@ def _write_inputs(spaces, texts, folder):
 def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
     """The grid's runs in table order: one dict per (row, condition, method)."""
     unsupervised = hp.get("unsupervised_rows", list(spaces))
+    min_runs = check_min_runs(hp)
     inputs = _write_inputs(spaces, texts, os.path.join(out, "alignment", "inputs"))
     jobs = []
     for name, space in spaces.items():
@@ -139,6 +162,7 @@ def _alignment_jobs(spaces, texts, hp, out, train_es, run_opts):
                     "hparams_file": os.path.join(REPO, hp["alignment_hparams"][method]),
                     "overrides": overrides, "n_pairs": len(pairs) if pairs else 0,
                     "run_opts": run_opts, "deferred": deferred,
+                    "min_runs": min(min_runs.get(method, 1), deferred + 1),
                 })
     return jobs
 
@@ -231,8 +255,9 @@ def _run_jobs(jobs, spaces, texts, hp, on_result=None):
     ``restart_agreement``) both succeeded, and a failed run agrees with
     nothing. Of unconfirmed methods only those whose best criterion is below
     another method's restart; the one with the best criterion waits for the
-    others and is kept as it is when they end unconfirmed. Each method keeps
-    its run with the best criterion.
+    others and is kept as it is when they end unconfirmed. A method first
+    makes its job's ``min_runs`` runs. Each method keeps its run with the best
+    criterion.
     ``on_result(index, result)`` is called here as soon as a job's result is
     final, while the other jobs run on.
     """
@@ -289,6 +314,11 @@ def _wait_jobs(executor, in_flight, jobs, spaces, texts, hp, on_result):
             changed = False
             for m in members:
                 if m in done or m in pending:
+                    continue
+                if len(runs[m]) < jobs[m]["min_runs"]:  # too few runs to choose from
+                    queue.insert(0, (m, _follow_up(jobs[m], len(runs[m]))))
+                    pending.add(m)
+                    changed = True
                     continue
                 per_run = [agree.of_run(m, k, members) for k in range(len(runs[m]))]
                 confirmed = any(v >= threshold for a in per_run for v in a.values())

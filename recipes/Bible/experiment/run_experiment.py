@@ -52,7 +52,7 @@ from speechbrain_align.dataio.manifest import read_segment_manifest  # noqa: E40
 from speechbrain_align.dataio.vectors import load_embeddings  # noqa: E402
 from speechbrain_align.evaluation import experiment as exp  # noqa: E402
 from speechbrain_align.evaluation import experiment_report as report  # noqa: E402
-from alignment_grid import align_all  # noqa: E402
+from alignment_grid import align_all, check_min_runs  # noqa: E402
 from speechbrain_align.utils.errors import StepFailed, load_recipe_hparams, run_main  # noqa: E402
 
 logger = logging.getLogger("experiment")
@@ -209,6 +209,7 @@ def main(argv):
         overrides.append(f"{key}: {value}")
     overrides = "\n".join(overrides)
     hp = load_recipe_hparams(hparams_file, overrides)
+    check_min_runs(hp)  # read at the alignment stage: a bad value fails before the training
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     os.chdir(REPO)
     torch.set_num_threads(1)  # the models here are tiny: threads only add overhead

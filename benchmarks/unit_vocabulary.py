@@ -18,16 +18,22 @@ overrides, frequency cuts capped by the smaller vocabulary as in the grid):
   filter of wrongly assigned segments could do);
 * ``--oracle_split K ...``: the oracle merge with each word's units dealt at
   random into two types (a word split by voice, as label-free merges leave it);
+* ``--label_free_merge K ...``: the same units merged *without labels*
+  (:mod:`speechbrain_align.speech.unit_merge`): a speaker-constrained merge of
+  the unit centroids, then ``rounds`` merges of the types that sound alike and
+  whose skip-gram vectors are alike, each followed by the unit skip-gram
+  (settings: ``--merge``, a YAML/JSON mapping);
 * ``--tokens N ...``: the oracle T retrained on the transcripts of randomly
   drawn utterances (seeded) holding N spoken tokens: how many tokens each method
   needs.
 
 Scores: token-level spoken word classification of the test speakers' segments
 and CSLS P@1 over the 500 most frequent speech types (the experiment's columns),
-on the same-corpus text space; and, as a diagnostic, how isomorphic each space
-is to the text space (:func:`similarity_correlation`). Writes
-``unit_vocabulary.json`` and ``unit_vocabulary.md`` to ``--out``; a finished row
-is kept and skipped on rerun when its settings are unchanged.
+on the same-corpus text space (``--condition cross``: King James); and, as a
+diagnostic, how isomorphic each space is to the text space
+(:func:`similarity_correlation`). Writes ``unit_vocabulary.json`` and
+``unit_vocabulary.md`` to ``--out``; a finished row is kept and skipped on rerun
+when its settings are unchanged.
 
 Example::
 
@@ -35,6 +41,9 @@ Example::
         --truncate 1100 2000 0 --oracle_merge 1000 6000 --out results/unit_vocabulary
     python benchmarks/unit_vocabulary.py --experiment results/bible --tokens 100000 133000 \\
         --oracle_clean 6000 --methods vecmap gw adversarial --out results/unit_vocabulary
+    python benchmarks/unit_vocabulary.py --experiment results/bible --truncate 0 \\
+        --label_free_merge 6000 --methods gw --method_overrides '{gw: {gw_mass_power: 0.5}}' \\
+        --out results/unit_vocabulary_free_m05
 """
 
 import argparse
@@ -102,20 +111,25 @@ def oracle_at_tokens(rows, n_tokens, hp):
 _UNITS = {}  # (experiment, K, seed) -> {segment ID: unit}
 
 
+def _units(experiment, n_units, hp):
+    """``{segment ID: unit}``: k-means (K = ``n_units``) of the AWE segments, computed once
+    for every row that uses these units."""
+    from speechbrain_align.speech.clustering import kmeans_units
+
+    key = (experiment, n_units, hp["seed"])
+    if key not in _UNITS:
+        segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
+        labels, _ = kmeans_units(segments.vectors, n_units, seed=hp["seed"])
+        _UNITS[key] = dict(zip(segments.words, labels.tolist()))
+    return _UNITS[key]
+
+
 def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
     """k-means units of the AWE segments, merged by majority word, then the unit
     skip-gram (``clean``: on the segments whose merged name is their word only;
     ``parts`` > 1: each word's units dealt at random into that many types, as a
     word split by voice would be)."""
-    from speechbrain_align.speech.clustering import kmeans_units
-    from speechbrain_align.text.skipgram import train_skipgram_on_sentences
-
-    key = (experiment, n_units, hp["seed"])
-    if key not in _UNITS:  # the merge, clean and split rows share one k-means
-        segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
-        labels, _ = kmeans_units(segments.vectors, n_units, seed=hp["seed"])
-        _UNITS[key] = dict(zip(segments.words, labels.tolist()))
-    unit = _UNITS[key]
+    unit = _units(experiment, n_units, hp)
     base = {u: f"w_{word}" for u, word in majority_labels(unit, rows["train"]).items()}
     merged = dict(base)
     if parts > 1:
@@ -131,13 +145,65 @@ def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
     right = {r["ID"]: base.get(unit[r["ID"]]) == f"w_{r['word']}" for r in every}
     sentences = [[name[r["ID"]] for r in utt if right[r["ID"]] or not clean]
                  for utt in group_by_utterance(every).values()]
-    types = train_skipgram_on_sentences(
-        sentences, **dict(hp["skipgram"], workers=1, seed=hp["seed"], min_count=1),
-        source=f"oracle-merged units K={n_units}")
+    types = _unit_skipgram(sentences, hp, f"oracle-merged units K={n_units}")
     space = cluster_space("units", types, name, rows["train"], name, rows["test"])
     return space, {"majority_words": len(set(base.values())),
                    "wrong_name": round(1.0 - float(np.mean(list(right.values()))), 4),
                    "tokens": sum(map(len, sentences))}
+
+
+MERGE = {"k": 10, "min_cos": 0.7, "max_overlap": 0.4, "min_acoustic": 0.6, "min_context": 0.5,
+         "rounds": 3}
+
+
+def _unit_skipgram(sentences, hp, source):
+    """The unit skip-gram (the experiment's ``skipgram`` block) on sequences of unit names."""
+    from speechbrain_align.text.skipgram import train_skipgram_on_sentences
+
+    return train_skipgram_on_sentences(
+        sentences, **dict(hp["skipgram"], workers=1, seed=hp["seed"], min_count=1), source=source)
+
+
+def label_free_merged_units(experiment, rows, n_units, hp, settings):
+    """k-means units of the AWE segments merged without labels, then the unit skip-gram.
+
+    A speaker-constrained merge of the unit centroids (``min_cos``,
+    ``max_overlap``), then ``rounds`` times: the unit skip-gram on the merged
+    types and a merge of the types whose acoustic centroids and skip-gram
+    vectors are both close (``min_acoustic``, ``min_context``). Labels only
+    score the result (``wrong_name``: segments whose type's majority word is
+    another word)."""
+    from speechbrain_align.speech.unit_merge import context_merge, speaker_constrained_merge
+
+    segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
+    unit = _units(experiment, n_units, hp)
+    every = rows["train"] + rows["valid"] + rows["test"]
+    speakers = sorted({r["spk_id"] for r in every})
+    column = {s: i for i, s in enumerate(speakers)}
+    counts = np.zeros((n_units, len(speakers)))
+    sums = np.zeros((n_units, segments.vectors.shape[1]))
+    for r in every:
+        counts[unit[r["ID"]], column[r["spk_id"]]] += 1
+    np.add.at(sums, [unit[w] for w in segments.words], segments.vectors)
+    group = speaker_constrained_merge(sums, counts, settings["k"], settings["min_cos"],
+                                      settings["max_overlap"])
+    for step in range(settings["rounds"] + 1):
+        name = {r["ID"]: f"g{group[unit[r['ID']]]}" for r in every}
+        sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
+        types = _unit_skipgram(sentences, hp, f"label-free merged units K={n_units}")
+        if step == settings["rounds"]:
+            break
+        n_groups = group.max() + 1
+        acoustic = np.zeros((n_groups, sums.shape[1]))
+        np.add.at(acoustic, group, sums)
+        context = np.stack([types.vectors[types.index[f"g{g}"]] for g in range(n_groups)])
+        group = context_merge(acoustic, context, settings["k"], settings["min_acoustic"],
+                              settings["min_context"])[group]
+    space = cluster_space("units", types, name, rows["train"], name, rows["test"])
+    majority = majority_labels(name, rows["train"])
+    wrong = float(np.mean([majority.get(name[r["ID"]]) != r["word"] for r in every]))
+    return space, {"majority_words": len(set(majority.values())), "wrong_name": round(wrong, 4),
+                   "tokens": len(every)}
 
 
 def similarity_correlation(space, text, n_types=1000):
@@ -206,9 +272,17 @@ def main(argv=None):
     parser.add_argument("--oracle_clean", type=int, nargs="*", default=[])
     parser.add_argument("--oracle_split", type=int, nargs="*", default=[],
                         help="oracle-merged units, each word's units dealt into two types")
+    parser.add_argument("--label_free_merge", type=int, nargs="*", default=[],
+                        help="k-means units (K) merged without labels (unit_merge)")
+    parser.add_argument("--merge", default="{}", help=f"label-free merge settings over {MERGE}")
     parser.add_argument("--tokens", type=int, nargs="*", default=[])
     parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"],
                         help="unsupervised methods (alignment_hparams keys: vecmap, gw, adversarial)")
+    parser.add_argument("--condition", choices=["same", "cross"], default="same",
+                        help="the text space: same corpus (WEB) or King James")
+    parser.add_argument("--method_overrides", default="{}",
+                        help='YAML/JSON {method: {key: value}} updating the experiment\'s '
+                             'alignment_overrides (e.g. \'{gw: {gw_mass_power: 0.5}}\')')
     parser.add_argument("--overrides", default="{}",
                         help="YAML overrides of --hparams (e.g. the experiment's command-line ones)")
     parser.add_argument("--out", required=True)
@@ -219,9 +293,14 @@ def main(argv=None):
 
     overrides = dict(yaml.safe_load(args.overrides) or {}, output_folder=args.experiment)
     hp = load_recipe_hparams(args.hparams, overrides)
+    for method, extra in (yaml.safe_load(args.method_overrides) or {}).items():
+        if method not in hp["alignment_hparams"] or not isinstance(extra, dict):
+            parser.error(f"--method_overrides: {method!r} is not a method of alignment_hparams "
+                         f"({sorted(hp['alignment_hparams'])}) with a mapping of settings")
+        hp["alignment_overrides"][method] = dict(hp["alignment_overrides"].get(method) or {}, **extra)
     paths = corpus_paths(hp["data_folder"])
     rows = {s: read_segment_manifest(paths[f"{s}_csv"]) for s in ("train", "valid", "test")}
-    text = load_embeddings(os.path.join(args.experiment, "text_vectors", "same.vec"))
+    text = load_embeddings(os.path.join(args.experiment, "text_vectors", f"{args.condition}.vec"))
     os.makedirs(args.out, exist_ok=True)
     store = os.path.join(args.out, "unit_vocabulary.json")
     done = {}
@@ -232,21 +311,33 @@ def main(argv=None):
     for method in ["supervised"] + list(args.methods):
         with open(os.path.join(REPO, hp["alignment_hparams"][method]), encoding="utf-8") as f:
             recipes[method] = f.read()
-    settings = json.dumps([hp["skipgram"], recipes, hp["alignment_overrides"],
-                           hp["seed"], sorted(args.methods)], sort_keys=True, default=str)
-    digest = hashlib.sha1(settings.encode("utf-8")).hexdigest()
+    merge = dict(MERGE, **(yaml.safe_load(args.merge) or {}))
+    unknown = sorted(set(merge) - set(MERGE))
+    if unknown:
+        parser.error(f"--merge: unknown keys {unknown} (known: {sorted(MERGE)})")
+    for key, value in merge.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            parser.error(f"--merge: {key}: expected a number, got {value!r}")
+    settings = [hp["skipgram"], recipes, hp["alignment_overrides"], hp["seed"], sorted(args.methods)]
+    settings += [args.condition] if args.condition != "same" else []  # earlier stores stay valid
+
+    def digest(kind):  # a row's settings; the label-free rows' include the merge's
+        blob = json.dumps(settings + ([merge] if kind == "free" else []), sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
     wanted = [("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
     wanted += [("clean", k) for k in args.oracle_clean] + [("split", k) for k in args.oracle_split]
-    wanted += [("tokens", n) for n in args.tokens]
+    wanted += [("free", k) for k in args.label_free_merge] + [("tokens", n) for n in args.tokens]
     for kind, n in wanted:
         key = {
             "T": f"T, its {n} most frequent types" if n else "T, all its types",
             "merge": f"units K={n}, oracle-merged by majority word",
             "clean": f"units K={n}, oracle-merged, wrongly named segments left out",
             "split": f"units K={n}, oracle-merged, each word's units dealt into two types",
+            "free": f"units K={n}, merged without labels",
             "tokens": f"T on {n} spoken tokens",
         }[kind]
-        if done.get(key, {}).get("settings") == digest:
+        if done.get(key, {}).get("settings") == digest(kind):
             logger.info("%s: kept from %s", key, store)
             continue
         logger.info("%s ...", key)
@@ -254,12 +345,15 @@ def main(argv=None):
             space, extra = truncated_oracle(args.experiment, rows["test"], n), {}
         elif kind == "tokens":
             space, extra = oracle_at_tokens(rows, n, hp)
+        elif kind == "free":
+            space, extra = label_free_merged_units(args.experiment, rows, n, hp, merge)
         else:
             space, extra = oracle_merged_units(args.experiment, rows, n, hp, kind == "clean",
                                                2 if kind == "split" else 1)
-        done[key] = dict(score_row(space, text, hp, args.methods), settings=digest, **extra)
+        done[key] = dict(score_row(space, text, hp, args.methods), settings=digest(kind), **extra)
         write_json(store, done)
-    table = markdown({k: v for k, v in done.items() if v.get("settings") == digest}, args.methods)
+    current = {digest("T"), digest("free")}
+    table = markdown({k: v for k, v in done.items() if v.get("settings") in current}, args.methods)
     with atomic_write(os.path.join(args.out, "unit_vocabulary.md")) as handle:
         handle.write(table)
     print(table)

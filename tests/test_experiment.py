@@ -1,5 +1,7 @@
 """The README's main job end to end on a tiny spoken corpus (all stages, tiny settings)."""
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -111,7 +113,8 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     bench = str(tmp_path / "bench")
     args = ["--experiment", str(tmp_path / "out"), "--overrides", yaml_overrides,
             "--truncate", "20", "0", "--oracle_merge", "10", "--oracle_clean", "10",
-            "--oracle_split", "10",
+            "--oracle_split", "10", "--label_free_merge", "10",
+            "--merge", '{"rounds": 0, "min_cos": 2}',  # no pair reaches cosine 2: no merge
             "--methods", "vecmap", "--out", bench]
     unit_vocabulary.main(args)
     rows = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())
@@ -129,6 +132,16 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     assert [split[k] for k in ("wrong_name", "tokens", "majority_words")] == [
         merged[k] for k in ("wrong_name", "tokens", "majority_words")]
     assert merged["n_types"] <= split["n_types"] <= min(10, 2 * merged["n_types"])
+    # unmerged, the label-free row is the units themselves: each named by its own majority
+    # word, as wrongly as the oracle merge names them, one type per unit
+    free = rows["units K=10, merged without labels"]
+    assert free["wrong_name"] == merged["wrong_name"] and free["tokens"] == merged["tokens"]
+    assert merged["n_types"] <= free["n_types"] <= 10
+    for bad in (["--merge", "{bogus: 1}"], ["--method_overrides", "{bogus: {k: 1}}"]):
+        message = io.StringIO()
+        with pytest.raises(SystemExit), contextlib.redirect_stderr(message):
+            unit_vocabulary.main(args[:4] + ["--label_free_merge", "10", "--out", bench] + bad)
+        assert f"{bad[0]}: " in message.getvalue() and "bogus" in message.getvalue()
     half = merged["tokens"] // 2
     unit_vocabulary.main(args[:4] + ["--tokens", str(half), "--methods", "vecmap", "--out", bench])
     part = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())[

@@ -1,0 +1,141 @@
+"""Label-free merges of fine k-means units into word-like types.
+
+Fine units (thousands of k-means clusters of acoustic word embeddings) split a
+word by voice: one unit per group of speakers. Two merges join them without
+labels:
+
+* :func:`speaker_constrained_merge`: units whose centroids are mutual nearest
+  neighbours join, closest first, only while the two groups are spoken by
+  different speakers (their speaker distributions overlap little), so that a
+  group gathers one word's voices instead of chaining into a neighbouring word
+  of the same voices;
+* :func:`context_merge`: types whose acoustic centroids *and* skip-gram vectors
+  are both close join (a word split within the voices is still one word in
+  context).
+
+Both take mutual ``k``-nearest-neighbour pairs (exact search,
+:func:`speechbrain_align.retrieval.search.knn`) in order of similarity and join
+them with a union-find (single linkage under a constraint).
+"""
+
+import numpy as np
+
+from speechbrain_align.retrieval.search import knn, normalize_rows
+
+
+def mutual_neighbour_pairs(x, k=10):
+    """Mutual ``k``-nearest-neighbour pairs of the rows of ``x`` by inner product.
+
+    Returns
+    -------
+    scores : array (m,), best first
+    pairs : array (m, 2) of row indices, ``i < j``
+
+    Example
+    -------
+    >>> x = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype="float32")
+    >>> mutual_neighbour_pairs(x, k=1)[1].tolist()
+    [[0, 1], [2, 3]]
+    """
+    x = np.asarray(x, dtype=np.float32)
+    scores, nn = knn(x, x, min(len(x), int(k) + 1))
+    src = np.repeat(np.arange(len(x)), nn.shape[1])
+    dst, score = nn.ravel(), scores.ravel()
+    keep = src != dst
+    src, dst, score = src[keep], dst[keep], score[keep]
+    n = np.int64(len(x))
+    mutual = np.isin(src * n + dst, dst * n + src) & (src < dst)
+    order = np.argsort(-score[mutual], kind="stable")
+    pairs = np.stack([src[mutual], dst[mutual]], axis=1)[order]
+    return score[mutual][order], pairs
+
+
+def _join(n, pairs, allowed=None):
+    """Union-find over ``n`` items along ``pairs`` in order; ``allowed(a, b)`` (roots) may
+    refuse a join, and is told of each one made. Returns group ids 0..G-1 (first seen first)."""
+    parent = np.arange(n)
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        a, b = root(i), root(j)
+        if a != b and (allowed is None or allowed(a, b)):
+            parent[b] = a
+    roots = np.array([root(i) for i in range(n)])
+    _, groups = np.unique(roots, return_inverse=True)
+    return groups
+
+
+def speaker_constrained_merge(centroids, speaker_counts, k=10, min_cos=0.7, max_overlap=0.4):
+    """Group units whose centroids are close and whose speakers differ.
+
+    Arguments
+    ---------
+    centroids : array (n_units, d)
+        Unit centroids (compared by cosine).
+    speaker_counts : array (n_units, n_speakers)
+        Segments of each unit per speaker.
+    k : int
+        Candidate pairs are mutual ``k``-nearest neighbours.
+    min_cos : float
+        Pairs below this cosine are not joined.
+    max_overlap : float
+        Two groups join only when ``sum_s min(p_a(s), p_b(s))`` of their
+        speaker distributions is at most this (0: disjoint speakers, 1: same).
+
+    Returns
+    -------
+    array (n_units,) of group ids.
+
+    Example
+    -------
+    >>> c = np.array([[1, 0], [0.95, 0.05], [0.9, 0.1]])
+    >>> s = np.array([[5, 0], [0, 5], [5, 0]])  # units 0 and 2: one speaker's
+    >>> speaker_constrained_merge(c, s, k=2, min_cos=0.5, max_overlap=0.3).tolist()
+    [0, 0, 1]
+    """
+    counts = np.asarray(speaker_counts, dtype=np.float64)
+    if len(counts) != len(centroids):
+        raise ValueError(f"{len(centroids)} centroids but {len(counts)} rows of speaker counts")
+    scores, pairs = mutual_neighbour_pairs(normalize_rows(centroids), k)
+    profile = {}
+
+    def allowed(a, b):
+        pa, pb = profile.get(a, counts[a]), profile.get(b, counts[b])
+        overlap = np.minimum(pa / max(pa.sum(), 1e-12), pb / max(pb.sum(), 1e-12)).sum()
+        if overlap > max_overlap:
+            return False
+        profile[a] = pa + pb
+        profile.pop(b, None)
+        return True
+
+    return _join(len(counts), pairs[scores >= min_cos], allowed)
+
+
+def context_merge(acoustic, context, k=10, min_acoustic=0.6, min_context=0.5):
+    """Group types that sound alike and occur alike.
+
+    Candidates are mutual ``k``-nearest neighbours by the sum of the two
+    cosines (acoustic centroids; context vectors, e.g. the types' skip-gram
+    vectors, centred first); a pair joins when each cosine reaches its floor.
+
+    Example
+    -------
+    >>> a = np.array([[1, 0], [0.9, 0.1], [0.8, 0.2]])
+    >>> c = np.array([[1, 0], [0.9, 0.1], [-1, 0.1]])
+    >>> context_merge(a, c, k=1, min_acoustic=0.5, min_context=0.5).tolist()
+    [0, 0, 1]
+    """
+    a = normalize_rows(acoustic)
+    c = np.asarray(context, dtype=np.float64)
+    c = normalize_rows(c - c.mean(axis=0))
+    if len(a) != len(c):
+        raise ValueError(f"{len(a)} acoustic vectors but {len(c)} context vectors")
+    _, pairs = mutual_neighbour_pairs(np.hstack([a, c]), k)
+    both = [(i, j) for i, j in pairs
+            if a[i] @ a[j] >= min_acoustic and c[i] @ c[j] >= min_context]
+    return _join(len(a), both)

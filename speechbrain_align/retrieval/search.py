@@ -249,6 +249,19 @@ def knn(queries, keys, k, use_gpu=False, block_size=16384, backend="auto"):
     return _blocked_search(queries, keys, k, use_gpu, block_size, backend)
 
 
+def mutual_edges(src, dst, n):
+    """Mask of the directed edges ``src[i] -> dst[i]`` (points ``0..n-1``) whose reverse is
+    also an edge, each pair kept once (where ``src < dst``): mutual neighbours.
+
+    Example
+    -------
+    >>> mutual_edges(np.array([0, 1, 2, 3]), np.array([1, 0, 1, 2]), 4).tolist()
+    [True, False, False, False]
+    """
+    src, dst, n = np.asarray(src, np.int64), np.asarray(dst, np.int64), np.int64(n)
+    return np.isin(src * n + dst, dst * n + src) & (src < dst)
+
+
 def mean_knn_similarity(queries, keys, k=10, use_gpu=False, block_size=16384, backend="auto"):
     """Mean inner product of each query with its ``k`` nearest keys (CSLS's r).
 

@@ -37,7 +37,7 @@ import scipy.linalg
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
 from speechbrain_align.dataio.manifest import group_by_utterance
-from speechbrain_align.retrieval.search import knn, normalize_rows
+from speechbrain_align.retrieval.search import knn, mutual_edges, normalize_rows
 from speechbrain_align.speech.units import kmeans_units, reduce_features
 from speechbrain_align.utils.files import atomic_save
 
@@ -109,9 +109,7 @@ def cross_speaker_pairs(z, speakers, k=5, candidates=30):
     chosen = cross & (rank <= k)
     src = np.repeat(np.arange(len(zn)), chosen.sum(1))
     dst = nn[chosen]
-    n = np.int64(len(zn))
-    keys = src * n + dst
-    mutual = np.isin(keys, dst * n + src) & (src < dst)
+    mutual = mutual_edges(src, dst, len(zn))
     pairs = np.stack([src[mutual], dst[mutual]], axis=1)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 

@@ -20,7 +20,7 @@ them with a union-find (single linkage under a constraint).
 
 import numpy as np
 
-from speechbrain_align.retrieval.search import knn, normalize_rows
+from speechbrain_align.retrieval.search import knn, mutual_edges, normalize_rows
 
 
 def mutual_neighbour_pairs(x, k=10):
@@ -43,8 +43,7 @@ def mutual_neighbour_pairs(x, k=10):
     dst, score = nn.ravel(), scores.ravel()
     keep = src != dst
     src, dst, score = src[keep], dst[keep], score[keep]
-    n = np.int64(len(x))
-    mutual = np.isin(src * n + dst, dst * n + src) & (src < dst)
+    mutual = mutual_edges(src, dst, len(x))
     order = np.argsort(-score[mutual], kind="stable")
     pairs = np.stack([src[mutual], dst[mutual]], axis=1)[order]
     return score[mutual][order], pairs
@@ -52,7 +51,8 @@ def mutual_neighbour_pairs(x, k=10):
 
 def _join(n, pairs, allowed=None):
     """Union-find over ``n`` items along ``pairs`` in order; ``allowed(a, b)`` (roots) may
-    refuse a join, and is told of each one made. Returns group ids 0..G-1 (first seen first)."""
+    refuse a join, and is told of each one made. Returns group ids 0..G-1 (in the order of
+    the groups' root items)."""
     parent = np.arange(n)
 
     def root(i):

@@ -63,7 +63,8 @@ from speechbrain_align.dataio.vectors import load_embeddings
 from speechbrain_align.evaluation.crossmodal import (
     cluster_space, evaluate_space, label_space, majority_labels)
 from speechbrain_align.evaluation.experiment import corpus_paths
-from speechbrain_align.utils.errors import load_recipe_hparams
+from speechbrain_align.speech.unit_merge import MERGE_DEFAULTS, check_settings, merge_units
+from speechbrain_align.utils.errors import HparamsError, load_recipe_hparams
 from speechbrain_align.utils.files import atomic_write, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -152,10 +153,6 @@ def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
                    "tokens": sum(map(len, sentences))}
 
 
-MERGE = {"k": 10, "min_cos": 0.7, "max_overlap": 0.4, "min_acoustic": 0.6, "min_context": 0.5,
-         "rounds": 3}
-
-
 def _unit_skipgram(sentences, hp, source):
     """The unit skip-gram (the experiment's ``skipgram`` block) on sequences of unit names."""
     from speechbrain_align.text.skipgram import train_skipgram_on_sentences
@@ -165,40 +162,30 @@ def _unit_skipgram(sentences, hp, source):
 
 
 def label_free_merged_units(experiment, rows, n_units, hp, settings):
-    """k-means units of the AWE segments merged without labels, then the unit skip-gram.
-
-    A speaker-constrained merge of the unit centroids (``min_cos``,
-    ``max_overlap``), then ``rounds`` times: the unit skip-gram on the merged
-    types and a merge of the types whose acoustic centroids and skip-gram
-    vectors are both close (``min_acoustic``, ``min_context``). Labels only
-    score the result (``wrong_name``: segments whose type's majority word is
-    another word)."""
-    from speechbrain_align.speech.unit_merge import context_merge, speaker_constrained_merge
-
+    """k-means units of the AWE segments merged without labels
+    (:func:`speechbrain_align.speech.unit_merge.merge_units`, the unit skip-gram
+    giving the context vectors), then the unit skip-gram. Labels only score the
+    result (``wrong_name``: segments whose type's majority word is another word)."""
     segments = load_embeddings(os.path.join(experiment, "awe", "segments.npz"))
     unit = _units(experiment, n_units, hp)
     every = rows["train"] + rows["valid"] + rows["test"]
-    speakers = sorted({r["spk_id"] for r in every})
-    column = {s: i for i, s in enumerate(speakers)}
-    counts = np.zeros((n_units, len(speakers)))
-    sums = np.zeros((n_units, segments.vectors.shape[1]))
-    for r in every:
-        counts[unit[r["ID"]], column[r["spk_id"]]] += 1
-    np.add.at(sums, [unit[w] for w in segments.words], segments.vectors)
-    group = speaker_constrained_merge(sums, counts, settings["k"], settings["min_cos"],
-                                      settings["max_overlap"])
-    for step in range(settings["rounds"] + 1):
-        name = {r["ID"]: f"g{group[unit[r['ID']]]}" for r in every}
-        sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
-        types = _unit_skipgram(sentences, hp, f"label-free merged units K={n_units}")
-        if step == settings["rounds"]:
-            break
-        n_groups = group.max() + 1
-        acoustic = np.zeros((n_groups, sums.shape[1]))
-        np.add.at(acoustic, group, sums)
-        context = np.stack([types.vectors[types.index[f"g{g}"]] for g in range(n_groups)])
-        group = context_merge(acoustic, context, settings["k"], settings["min_acoustic"],
-                              settings["min_context"])[group]
+    speaker = {r["ID"]: r["spk_id"] for r in every}
+    utterances = list(group_by_utterance(every).values())
+    source = f"label-free merged units K={n_units}"
+
+    def train(group_of):  # {segment ID: type} -> the unit skip-gram over type names
+        sentences = [[f"g{group_of[r['ID']]}" for r in utt] for utt in utterances]
+        return _unit_skipgram(sentences, hp, source)
+
+    def context(groups):  # one skip-gram vector per type, row g for type g
+        types = train(dict(zip(segments.words, groups.tolist())))
+        return np.stack([types.vectors[types.index[f"g{g}"]] for g in range(groups.max() + 1)])
+
+    labels = np.array([unit[w] for w in segments.words])
+    group = merge_units(labels, segments.vectors, [speaker[w] for w in segments.words],
+                        context, **settings)
+    name = {r["ID"]: f"g{group[unit[r['ID']]]}" for r in every}
+    types = train({i: group[unit[i]] for i in name})
     space = cluster_space("units", types, name, rows["train"], name, rows["test"])
     majority = majority_labels(name, rows["train"])
     wrong = float(np.mean([majority.get(name[r["ID"]]) != r["word"] for r in every]))
@@ -274,7 +261,7 @@ def main(argv=None):
                         help="oracle-merged units, each word's units dealt into two types")
     parser.add_argument("--label_free_merge", type=int, nargs="*", default=[],
                         help="k-means units (K) merged without labels (unit_merge)")
-    parser.add_argument("--merge", default="{}", help=f"label-free merge settings over {MERGE}")
+    parser.add_argument("--merge", default="{}", help=f"label-free merge settings over {MERGE_DEFAULTS}")
     parser.add_argument("--tokens", type=int, nargs="*", default=[])
     parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"],
                         help="unsupervised methods (alignment_hparams keys: vecmap, gw, adversarial)")
@@ -311,13 +298,10 @@ def main(argv=None):
     for method in ["supervised"] + list(args.methods):
         with open(os.path.join(REPO, hp["alignment_hparams"][method]), encoding="utf-8") as f:
             recipes[method] = f.read()
-    merge = dict(MERGE, **(yaml.safe_load(args.merge) or {}))
-    unknown = sorted(set(merge) - set(MERGE))
-    if unknown:
-        parser.error(f"--merge: unknown keys {unknown} (known: {sorted(MERGE)})")
-    for key, value in merge.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            parser.error(f"--merge: {key}: expected a number, got {value!r}")
+    try:
+        merge = check_settings(yaml.safe_load(args.merge) or {})
+    except HparamsError as err:
+        parser.error(f"--{err}")
     settings = [hp["skipgram"], recipes, hp["alignment_overrides"], hp["seed"], sorted(args.methods)]
     settings += [args.condition] if args.condition != "same" else []  # earlier stores stay valid
 

@@ -290,7 +290,11 @@ def test_recipe_end_to_end_and_resume(corpus, tmp_path, monkeypatch):
         raise AssertionError("the context round should come from its checkpoint")
 
     monkeypatch.setattr(awe_module, "context_pairs", no_mining)
+    export = os.path.join(out, "segments.npz")
+    before = os.stat(export).st_mtime_ns
     assert run_awe(_hparams(corpus, out, "lda_rounds: 2\n"))["lda_context_rounds"] == again["lda_context_rounds"]
+    # the same vectors: the export is not rewritten (the unit stage reading it is not redone)
+    assert os.stat(export).st_mtime_ns == before
     monkeypatch.undo()
     other = run_awe(_hparams(corpus, out, "lda_rounds: 2\ncontext_k: 4\n"))
     assert other["lda_context_rounds"][0]["inputs"] != again["lda_context_rounds"][0]["inputs"]

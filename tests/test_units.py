@@ -20,6 +20,7 @@ from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_e
 from speechbrain_align.retrieval.search import knn, normalize_rows
 from speechbrain_align.speech import unit_features
 from speechbrain_align.speech import units as U
+from speechbrain_align.utils.errors import HparamsError
 
 N_WORDS, N_TOPICS = 12, 3
 
@@ -201,3 +202,56 @@ def test_recipe_end_to_end(tmp_path):
         "unit skip-gram", "random vectors", "text skip-gram (other seed)"]
     assert report["rows"][0]["purity"] == summary["purity"]
     assert (out / "diagnostics.md").exists() and (out / "text_skipgram.vec").exists()
+
+
+def _voice_split(n_sent=300, n_speakers=4, seed=0):
+    """The synthetic corpus spoken by ``n_speakers`` voices: each voice shifts every
+    word's features alike, so k-means at 12 x 4 units splits each word by voice."""
+    rows, feats = synthetic(n_sent=n_sent, noise=0.2, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    voices = rng.normal(size=(n_speakers, feats.shape[1])) * 2
+    for r, f in zip(rows, feats):
+        s = int(r["utt_id"][3:]) % n_speakers
+        r["spk_id"] = f"spk{s}"
+        f += voices[s]
+    return rows, feats
+
+
+def test_label_free_merge_joins_one_words_voices(tmp_path):
+    rows, feats = _voice_split()
+    options = dict(dim=8, window=3, epochs=5, sample=0, nredo=2, seed=0)
+    plain, plain_assign = U.train_unit_skipgram(rows, feats, 4 * N_WORDS, **options)
+    merged, assign = U.train_unit_skipgram(rows, feats, 4 * N_WORDS, merge={}, **options)
+    assert len(plain) > 3 * N_WORDS  # the voices split the words
+    assert U.clustering_purity(rows, plain_assign)["purity"] > 0.95
+    assert N_WORDS <= len(merged) <= N_WORDS + 4  # one type per word, or nearly
+    assert U.clustering_purity(rows, assign)["purity"] > 0.95
+    assert merged.counts.sum() == len(rows)
+
+
+def test_merge_option_errors_name_the_key(tmp_path):
+    rows, feats = _voice_split(n_sent=40)
+    manifest = tmp_path / "train.csv"
+    write_segment_manifest(
+        [Segment(r["wav"], r["start"], r["stop"], r["word"], r["spk_id"], r["utt_id"],
+                 r["position"]) for r in rows], manifest)
+    vec = tmp_path / "segments.npz"
+    save_embeddings(Embeddings([r["ID"] for r in rows], feats), vec)
+    kwargs = dict(feature_source=str(vec), n_units=8, dim=4, epochs=1, seed=0)
+    with pytest.raises(HparamsError, match="merge: unknown key.*min_cosine"):
+        U.run_unit_skipgram(manifest, tmp_path / "a", merge={"min_cosine": 0.5}, **kwargs)
+    with pytest.raises(HparamsError, match="merge and soft_copies"):
+        U.run_unit_skipgram(manifest, tmp_path / "b", merge={}, soft_copies=2, **kwargs)
+    with pytest.raises(HparamsError, match="merge: rounds: expected a number"):
+        U.run_unit_skipgram(manifest, tmp_path / "a", merge={"rounds": "three"}, **kwargs)
+    with pytest.raises(HparamsError, match="not a mapping"):
+        U.run_unit_skipgram(manifest, tmp_path / "c", merge=3, **kwargs)
+    assert not os.path.exists(tmp_path / "a" / "units.vec")
+    # the recipe's switch: merge_units False ignores the settings
+    off = U.run_unit_skipgram(manifest, tmp_path / "d", merge_units=False, merge={"bad": 1}, **kwargs)
+    assert len(U.read_assignment(off["assignment"])) == len(rows)
+    paths = U.run_unit_skipgram(manifest, tmp_path / "e", merge_units=True, merge={"rounds": 1},
+                                **kwargs)
+    assert len(load_embeddings(paths["vectors"])) <= 8
+    with pytest.raises(ValueError, match="no spk_id"):
+        U.train_unit_skipgram([dict(r, spk_id="") for r in rows], feats, 8, merge={})

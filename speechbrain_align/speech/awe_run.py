@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from speechbrain_align.dataio.manifest import ManifestError, read_segment_manifest
-from speechbrain_align.dataio.vectors import Embeddings, save_embeddings
+from speechbrain_align.dataio.vectors import Embeddings, load_embeddings, save_embeddings
 from speechbrain_align.evaluation.awe_metrics import (
     evaluate_embedding,
     evaluation_sample,
@@ -241,8 +241,8 @@ def _run_awe(hp, run_opts=None):
         logger.info("AWE %s: %s", name, results[name])
     timer["evaluation"] = round(time.time() - start, 1)
 
-    save_embeddings(Embeddings(ids, normalize_rows(chosen), np.ones(len(ids), dtype=np.int64)),
-                    os.path.join(out, "segments.npz"))
+    _export(Embeddings(ids, normalize_rows(chosen), np.ones(len(ids), dtype=np.int64)),
+            os.path.join(out, "segments.npz"))
     plot_ap_by_pair_kind(results, os.path.join(out, "awe_ap.png"),
                          title=f"same-different AP, {len(focus)} eval speakers")
     timer["total"] = round(time.time() - total, 1)
@@ -256,3 +256,18 @@ def _run_awe(hp, run_opts=None):
     }
     write_json(os.path.join(out, "awe_results.json"), summary)
     return summary
+
+
+def _export(emb, path):
+    """Write the exported segment vectors, unless ``path`` already holds exactly these (its
+    modification time then stays, so the unit stage that reads it is not redone)."""
+    if os.path.exists(path):
+        try:
+            old = load_embeddings(path)
+        except (OSError, ValueError):  # damaged or of another format: write it again
+            old = None
+        if (old is not None and list(old.words) == list(emb.words)
+                and np.array_equal(old.vectors, emb.vectors)):
+            logger.info("%s: unchanged, kept", path)
+            return
+    save_embeddings(emb, path)

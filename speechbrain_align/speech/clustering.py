@@ -85,7 +85,7 @@ def kmeans_plusplus(features, n_units, seed=0, max_points=None, n_trials=None):
 
 def kmeans_units(
     features, n_units, niter=20, nredo=1, seed=0, init="kmeans++", max_points_per_centroid=256,
-    min_points_per_centroid=None,
+    min_points_per_centroid=None, init_points=None, init_trials=None,
 ):
     """Cluster segment vectors into ``n_units`` units with faiss k-means.
 
@@ -106,6 +106,12 @@ def kmeans_units(
         faiss subsamples the training set to this many points per centroid.
     min_points_per_centroid : int, optional
         faiss warns when there are fewer points per centroid (default: faiss's 39).
+    init_points : int, optional
+        k-means++ draws its centres from a random sample of this many rows
+        (default ``32 * n_units``; its time grows with it).
+    init_trials : int, optional
+        Candidates per k-means++ centre (default ``2 + ln K``, greedy; 1 is
+        plain k-means++, about 3x faster at K=6000).
 
     Returns ``(labels, centroids)``: the unit index of every row and the
     ``(n_units, d)`` centroids. Deterministic for a given ``seed``.
@@ -141,7 +147,9 @@ def kmeans_units(
             **extra,
         )
         if init == "kmeans++":
-            km.train(x, init_centroids=kmeans_plusplus(x, int(n_units), seed=int(seed) + redo))
+            km.train(x, init_centroids=kmeans_plusplus(
+                x, int(n_units), seed=int(seed) + redo, max_points=init_points,
+                n_trials=init_trials))
         else:
             km.train(x)
         objective = float(km.obj[-1]) if len(km.obj) else 0.0

@@ -15,7 +15,9 @@ labels:
 
 Both take mutual ``k``-nearest-neighbour pairs (exact search,
 :func:`speechbrain_align.retrieval.search.knn`) in order of similarity and join
-them with a union-find (single linkage under a constraint).
+them with a union-find (single linkage under a constraint). :func:`merge_units`
+chains them (the units recipe's ``merge_units`` option and the benchmark's
+label-free row).
 """
 
 import numpy as np
@@ -139,3 +141,87 @@ def context_merge(acoustic, context, k=10, min_acoustic=0.6, min_context=0.5):
     both = [(i, j) for i, j in pairs
             if a[i] @ a[j] >= min_acoustic and c[i] @ c[j] >= min_context]
     return _join(len(a), both)
+
+
+MERGE_DEFAULTS = {"k": 10, "min_cos": 0.7, "max_overlap": 0.4, "min_acoustic": 0.6,
+                  "min_context": 0.5, "rounds": 3}
+
+
+def check_settings(settings):
+    """``MERGE_DEFAULTS`` updated with ``settings``; one :class:`HparamsError` naming the
+    key for an unknown key or a value that is not a number.
+
+    Example
+    -------
+    >>> check_settings({"rounds": 1})["rounds"], check_settings({})["k"]
+    (1, 10)
+    """
+    from speechbrain_align.utils.errors import HparamsError
+
+    if not isinstance(settings, dict):
+        raise HparamsError(f"merge: {settings!r} is not a mapping of settings")
+    unknown = sorted(set(settings) - set(MERGE_DEFAULTS))
+    if unknown:
+        raise HparamsError(f"merge: unknown key(s) {', '.join(unknown)}; "
+                           f"known: {', '.join(MERGE_DEFAULTS)}")
+    for key, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise HparamsError(f"merge: {key}: expected a number, got {value!r}")
+    return {**MERGE_DEFAULTS, **settings}
+
+
+def merge_units(labels, features, speakers, context_vectors, **settings):
+    """Merge fine k-means units into word-like types without word labels.
+
+    A :func:`speaker_constrained_merge` of the unit centroids, then
+    ``rounds`` times: context vectors of the current types (typically a unit
+    skip-gram on the segments renamed by type) and a :func:`context_merge`.
+
+    Arguments
+    ---------
+    labels : array (n,)
+        Unit of every segment, ``0 .. n_units - 1``.
+    features : array (n, d)
+        The segments' vectors (the units' centroids are their sums).
+    speakers : sequence (n,)
+        Speaker of every segment (no word label is used).
+    context_vectors : callable
+        ``context_vectors(group_of_segment)`` -> array (n_groups, dim): one
+        context vector per current type, row ``g`` for type ``g``.
+    **settings
+        ``k``, ``min_cos``, ``max_overlap``, ``min_acoustic``,
+        ``min_context``, ``rounds`` (defaults ``MERGE_DEFAULTS``; checked by
+        :func:`check_settings`).
+
+    Returns
+    -------
+    array (n_units,) : the type of every unit, ``0 .. G-1``.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat(np.arange(4), 5)   # units 0, 1: one word in two voices
+    >>> feats = np.repeat([[1, 0], [0.95, 0.1], [0, 1], [0.1, 0.95]], 5, axis=0)
+    >>> speakers = np.repeat(["a", "b", "a", "b"], 5)
+    >>> ctx = lambda group: rng.normal(size=(group.max() + 1, 3))
+    >>> merge_units(labels, feats, speakers, ctx, k=1, rounds=0).tolist()
+    [0, 0, 1, 1]
+    """
+    s = check_settings(settings)
+    labels = np.asarray(labels, dtype=np.int64)
+    features = np.asarray(features, dtype=np.float64)
+    n_units = int(labels.max()) + 1
+    _, speaker = np.unique(np.asarray(speakers), return_inverse=True)
+    counts = np.zeros((n_units, speaker.max() + 1))
+    np.add.at(counts, (labels, speaker), 1)
+    sums = np.zeros((n_units, features.shape[1]))
+    np.add.at(sums, labels, features)
+    group = speaker_constrained_merge(sums, counts, s["k"], s["min_cos"], s["max_overlap"])
+    for _ in range(int(s["rounds"])):
+        n_groups = group.max() + 1
+        acoustic = np.zeros((n_groups, sums.shape[1]))
+        np.add.at(acoustic, group, sums)
+        context = np.asarray(context_vectors(group[labels]))
+        group = context_merge(acoustic, context, s["k"], s["min_acoustic"],
+                              s["min_context"])[group]
+    return group

@@ -30,6 +30,7 @@ and the whole step, and re-exports their public names.
 """
 
 import collections
+import functools
 import inspect
 import logging
 import os
@@ -146,11 +147,14 @@ def train_unit_skipgram(
     niter=20,
     nredo=1,
     init="kmeans++",
+    init_points=None,
+    init_trials=None,
     workers=1,
     seed=0,
     soft_copies=0,
     soft_candidates=10,
     soft_temperature=0.2,
+    merge=None,
 ):
     """Quantise segments into units with k-means, then skip-gram over unit ids.
 
@@ -166,14 +170,19 @@ def train_unit_skipgram(
     dim, window, epochs, min_count, sample, workers : skip-gram options
         (see :func:`skipgram`).
     pca_dim, whiten : see :func:`reduce_features`.
-    niter, nredo, init : k-means iterations, restarts and seeding
-        (see :func:`kmeans_units`).
+    niter, nredo, init, init_points, init_trials : k-means iterations, restarts,
+        seeding, the k-means++ sample and candidates (see :func:`kmeans_units`).
     seed : int
         Seeds both k-means and the skip-gram.
     soft_copies, soft_candidates, soft_temperature
         Extra corpus copies whose units are sampled among each segment's
         nearest centroids (:mod:`speechbrain_align.speech.soft_units`);
         0 copies = hard units only. Counts stay those of the hard units.
+    merge : dict, optional
+        Merge the k-means units into word-like types without word labels
+        (:func:`speechbrain_align.speech.unit_merge.merge_units` with these
+        settings, ``{}`` = its defaults; the rows need ``spk_id``); each merge
+        round trains this skip-gram on the current types. ``None``: no merge.
 
     Returns
     -------
@@ -194,7 +203,17 @@ def train_unit_skipgram(
     if len(features) != len(rows):
         raise ValueError(f"{len(rows)} rows but {len(features)} feature vectors")
     reduced = reduce_features(features, pca_dim=pca_dim, whiten=whiten)
-    labels, centroids = kmeans_units(reduced, n_units, niter=niter, nredo=nredo, init=init, seed=seed)
+    labels, centroids = kmeans_units(reduced, n_units, niter=niter, nredo=nredo, init=init,
+                                     seed=seed, init_points=init_points,
+                                     init_trials=init_trials)
+    n_used = len(set(labels.tolist()))
+    if n_used < n_units:
+        logger.warning("k-means: %d of %d units received no segment", n_units - n_used, n_units)
+    train = functools.partial(skipgram, dim=dim, window=window, min_count=min_count,
+                              epochs=epochs, workers=workers, seed=seed, sample=sample)
+    if merge is not None:
+        _check_merge(merge, soft_copies)
+        labels = _merged(rows, labels, features, train, merge)
     assignment = {row["ID"]: unit_name(lab) for row, lab in zip(rows, labels)}
     sentences = unit_sentences(rows, assignment)
     if soft_copies:
@@ -203,17 +222,46 @@ def train_unit_skipgram(
         for soft in sample_soft_labels(reduced, centroids, soft_copies, soft_candidates,
                                        soft_temperature, seed=seed):
             sentences += unit_sentences(rows, {r["ID"]: unit_name(u) for r, u in zip(rows, soft)})
-    emb = skipgram(
-        sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
-        workers=workers, seed=seed, sample=sample,
-    )
+    emb = train(sentences)
     if soft_copies:  # counts = segments per hard unit, as without copies
         hard = collections.Counter(assignment.values())
         emb = Embeddings(emb.words, emb.vectors, [hard.get(w, 0) for w in emb.words])
-    n_used = len(set(labels.tolist()))
-    if n_used < n_units:
-        logger.warning("k-means: %d of %d units received no segment", n_units - n_used, n_units)
     return emb, assignment
+
+
+def _check_merge(merge, soft_copies):
+    """One clear error for a bad ``merge`` option, before any work."""
+    from speechbrain_align.speech.unit_merge import check_settings
+    from speechbrain_align.utils.errors import HparamsError
+
+    if merge is None:
+        return
+    check_settings(merge)
+    if soft_copies:
+        raise HparamsError("merge and soft_copies: use one of them (soft_copies: 0 with merge)")
+
+
+def _merged(rows, labels, features, train, settings):
+    """The segments' merged types (:func:`.unit_merge.merge_units`; context vectors =
+    ``train`` on the segments renamed by their current type)."""
+    from speechbrain_align.speech.unit_merge import merge_units
+
+    missing = [r["ID"] for r in rows if not r.get("spk_id")]
+    if missing:
+        raise ValueError(f"merge needs the speaker of every segment; {len(missing)} rows "
+                         f"have no spk_id (first: {missing[0]})")
+
+    def context(groups):
+        emb = train(unit_sentences(rows, {r["ID"]: unit_name(g) for r, g in zip(rows, groups)}))
+        out = np.zeros((groups.max() + 1, emb.dim))  # a type under min_count: no context
+        for g in range(len(out)):
+            if unit_name(g) in emb.index:
+                out[g] = emb.vectors[emb.index[unit_name(g)]]
+        return out
+
+    group = merge_units(labels, features, [r["spk_id"] for r in rows], context, **dict(settings))
+    logger.info("label-free merge: %d units -> %d types", len(group), group.max() + 1)
+    return group[labels]
 
 
 # ---------------------------------------------------------------------------
@@ -249,6 +297,7 @@ def run_unit_skipgram(
     skipgram_workers=1,
     on_missing="error",
     progress=True,
+    merge_units=None,
     **options,
 ):
     """Run the unit skip-gram on a manifest and write its outputs.
@@ -267,7 +316,9 @@ def run_unit_skipgram(
     ``options`` are the k-means and skip-gram keywords of
     :func:`train_unit_skipgram` (``dim``, ``window``, ``epochs``,
     ``min_count``, ``sample``, ``pca_dim``, ``whiten``, ``niter``, ``nredo``,
-    ``init``, ``seed``), with its defaults.
+    ``init``, ``seed``, ``merge`` ...), with its defaults. ``merge_units``
+    (the recipe's switch): ``False`` ignores the ``merge`` settings, ``True``
+    applies them, ``None`` leaves ``merge`` as given.
     """
     from speechbrain_align.dataio.manifest import read_segment_manifest
 
@@ -275,6 +326,9 @@ def run_unit_skipgram(
     if unknown:
         raise TypeError(f"run_unit_skipgram: unknown option(s) {', '.join(unknown)}")
     options = {**_TRAIN_OPTIONS, **options}
+    if merge_units is not None:  # the recipe's switch; ``merge`` then holds the settings
+        options["merge"] = options["merge"] if merge_units else None
+    _check_merge(options["merge"], options["soft_copies"])
 
     os.makedirs(output_folder, exist_ok=True)
     paths = {

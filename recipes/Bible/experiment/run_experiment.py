@@ -22,7 +22,7 @@ Stages (each writes files the next reads; a rerun reuses what is done):
    ``python -m speechbrain_align.inference``.
 
 Stages 2-4 train on one thread each; with ``stage_workers: 2`` they run in
-two lanes side by side (text vectors, acoustic word embeddings, units |
+two lanes side by side (acoustic word embeddings, units | text vectors,
 Speech2Vec, classifier), each recipe's output going to ``<out>/logs/``, and
 the diagnostics run beside the alignment stage (they read the speech spaces,
 not the alignments). ``timings.json`` keeps each stage's seconds and the
@@ -144,8 +144,10 @@ def _unit_stages(hp, ctx):
             os.path.join(out, "logs", "awe.log"), ctx["run_opts"], ctx["quiet"],
         )
     with timer("unit skip-gram"):
-        with open(os.path.join(awe, "n_units.json"), encoding="utf-8") as handle:
-            n_units = json.load(handle)["n_units"]
+        n_units = hp.get("units_n_units")
+        if n_units is None:  # the K the AWE stage chose without labels
+            with open(os.path.join(awe, "n_units.json"), encoding="utf-8") as handle:
+                n_units = json.load(handle)["n_units"]
         units = dict(hp["units_overrides"], train_csv=ctx["all_csv"], n_units=n_units,
                      feature_source=os.path.join(awe, "segments.npz"),
                      output_folder=os.path.join(out, "units"), seed=hp["seed"])
@@ -240,7 +242,7 @@ def main(argv):
     text, s2v, units, classifier = (
         functools.partial(f, hp, ctx)
         for f in (_text_stages, _speech2vec_stages, _unit_stages, _classifier_stage))
-    texts, lexicon = _run_lanes([[text, units], [s2v, classifier]], workers)[text]
+    texts, lexicon = _run_lanes([[units], [text, s2v, classifier]], workers)[text]
     with timer("speech spaces"):
         spaces = exp.speech_spaces(paths, out, hp)
 

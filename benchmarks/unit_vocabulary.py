@@ -261,7 +261,8 @@ def main(argv=None):
                         help="oracle-merged units, each word's units dealt into two types")
     parser.add_argument("--label_free_merge", type=int, nargs="*", default=[],
                         help="k-means units (K) merged without labels (unit_merge)")
-    parser.add_argument("--merge", default="{}", help=f"label-free merge settings over {MERGE_DEFAULTS}")
+    parser.add_argument("--merge", default="{}",
+                        help=f"label-free merge settings over {MERGE_DEFAULTS}")
     parser.add_argument("--tokens", type=int, nargs="*", default=[])
     parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"],
                         help="unsupervised methods (alignment_hparams keys: vecmap, gw, adversarial)")

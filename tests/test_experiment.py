@@ -27,8 +27,8 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         "--speech2vec_overrides={number_of_epochs: 1, feature_workers: 1}",
         "--kmeans_clusters=30",
         "--units_n_units=30",
-        "--units_overrides={merge_units: True, merge: {rounds: 1}, kmeans_init_trials: 1, run_diagnostics: False, "
-        "pca_dim: 16, feature_workers: 1}",
+        "--units_overrides={merge_units: True, merge: {rounds: 1}, kmeans_init_trials: 1, "
+        "run_diagnostics: False, pca_dim: 16, feature_workers: 1}",
         "--classifier_train_tokens=800",
         "--classifier_overrides={number_of_epochs: 1, min_train_tokens: 5}",
         "--type_min_count=1",

@@ -217,7 +217,7 @@ def _voice_split(n_sent=300, n_speakers=4, seed=0):
     return rows, feats
 
 
-def test_label_free_merge_joins_one_words_voices(tmp_path):
+def test_label_free_merge_joins_one_words_voices():
     rows, feats = _voice_split()
     options = dict(dim=8, window=3, epochs=5, sample=0, nredo=2, seed=0)
     plain, plain_assign = U.train_unit_skipgram(rows, feats, 4 * N_WORDS, **options)
@@ -248,7 +248,8 @@ def test_merge_option_errors_name_the_key(tmp_path):
         U.run_unit_skipgram(manifest, tmp_path / "c", merge=3, **kwargs)
     assert not os.path.exists(tmp_path / "a" / "units.vec")
     # the recipe's switch: merge_units False ignores the settings
-    off = U.run_unit_skipgram(manifest, tmp_path / "d", merge_units=False, merge={"bad": 1}, **kwargs)
+    off = U.run_unit_skipgram(manifest, tmp_path / "d", merge_units=False, merge={"bad": 1},
+                              **kwargs)
     assert len(U.read_assignment(off["assignment"])) == len(rows)
     paths = U.run_unit_skipgram(manifest, tmp_path / "e", merge_units=True, merge={"rounds": 1},
                                 **kwargs)

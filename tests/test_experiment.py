@@ -26,6 +26,7 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
         "--valid_tokens=100",
         "--speech2vec_overrides={number_of_epochs: 1, feature_workers: 1}",
         "--kmeans_clusters=30",
+        "--awe_clusters=25",
         "--units_n_units=30",
         "--units_overrides={merge_units: True, merge: {rounds: 1}, kmeans_init_trials: 1, "
         "run_diagnostics: False, pca_dim: 16, feature_workers: 1}",
@@ -49,7 +50,7 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
     results = json.loads((out / "results.json").read_text())["results"]
     rows = set(results["classification"])
     for row in ("A*", "A (adversarial)", "A (vecmap)", "B (adversarial)", "F (vecmap)",
-                "units (adversarial)", "T*"):
+                "units (adversarial)", "T*", "B_awe*"):
         assert row in rows, rows
     assert "F (adversarial)" not in rows  # row_methods: F runs vecmap only
     _check_scores(results, tmp_path / "data" / "speech" / "test.csv", out / "text_vectors")

@@ -31,7 +31,7 @@ def test_same_keys_as_default(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_unsupervised_rows_and_recipes_exist(name):
     hp = _load(name)
-    assert set(hp["unsupervised_rows"]) <= {"A", "B", "F", "units", "T"}
+    assert set(hp["unsupervised_rows"]) <= {"A", "B", "B_awe", "F", "units", "T"}
     for n in hp["unsupervised_rows"].values():  # restarts, or restarts per condition
         if isinstance(n, dict):
             assert set(n) <= {"same", "cross", "es"}, n

@@ -43,6 +43,7 @@ from speechbrain_align.dataio.manifest import read_segment_manifest, write_segme
 from speechbrain_align.dataio.segmentation import equal_chunks
 from speechbrain_align.dataio.vectors import load_embeddings, save_embeddings
 from speechbrain_align.evaluation.crossmodal import cluster_space, label_space
+from speechbrain_align.speech.clustering import reduce_features
 from speechbrain_align.speech.units import read_assignment
 from speechbrain_align.speech.wordtypes import (
     average_by_label,
@@ -202,15 +203,31 @@ def speech2vec_clusters(out, hp):
     for a given segment file, ``kmeans_clusters`` and ``seed`` (a rerun, or
     :func:`speech_spaces` after the experiment's lane ran it, reuses it).
     """
-    folder = os.path.join(out, "spaces")
     segments = os.path.join(out, "speech2vec_words", "vectors", "all_segments.npz")
-    outputs = [os.path.join(folder, "B_types.npz"), os.path.join(folder, "B_assignment.csv")]
-    options = {"segments": sha256_file(segments), "clusters": hp["kmeans_clusters"],
-               "seed": hp["seed"]}
+    return segment_clusters(segments, os.path.join(out, "spaces"), "B", hp["kmeans_clusters"],
+                            hp["seed"])
+
+
+def segment_clusters(segments, folder, name, n_clusters, seed, pca_dim=None):
+    """k-means of every vector of a segment file, averaged per cluster (config B's types).
+
+    ``pca_dim``: cluster and average the vectors projected on their top principal axes
+    (the text vectors' dimension, which the linear maps need). Writes
+    ``<folder>/<name>_types.npz`` and ``<name>_assignment.csv`` and returns their paths;
+    done once for a given segment file (content), ``n_clusters``, ``seed`` and ``pca_dim``.
+    """
+    outputs = [os.path.join(folder, f"{name}_types.npz"),
+               os.path.join(folder, f"{name}_assignment.csv")]
+    options = {"segments": sha256_file(segments), "clusters": n_clusters, "seed": seed}
+    if pca_dim is not None:
+        options["pca_dim"] = pca_dim
     if not already_prepared(outputs, options):
         os.makedirs(folder, exist_ok=True)
         segs = load_embeddings(segments)
-        clusters, assignment = kmeans_types(segs.vectors, hp["kmeans_clusters"], seed=hp["seed"])
+        vectors = segs.vectors
+        if pca_dim is not None and pca_dim < vectors.shape[1]:
+            vectors = reduce_features(vectors, pca_dim=pca_dim)
+        clusters, assignment = kmeans_types(vectors, n_clusters, seed=seed)
         save_embeddings(clusters, outputs[0])
         write_assignment(outputs[1], segs.words, assignment)
         mark_prepared(outputs, options)
@@ -218,7 +235,8 @@ def speech2vec_clusters(out, hp):
 
 
 def speech_spaces(paths, out, hp):
-    """The speech spaces of configs A, B, F, units and the oracle T.
+    """The speech spaces of configs A, B, F, units and the oracle T (and B_awe, config B's
+    clusters of the acoustic word embeddings, when ``hp["awe_clusters"]`` is set).
 
     Speech2Vec and the units learned from every spoken segment without
     labels; A averages the train speakers' segment vectors by word label, B
@@ -251,6 +269,13 @@ def speech_spaces(paths, out, hp):
         "F", load_embeddings(os.path.join(chunks, "types_label.npz")),
         load_embeddings(os.path.join(chunks, "test_chunks_segments.npz")), chunk_rows, min_count,
     )
+    if hp.get("awe_clusters"):  # config B on the acoustic word embeddings
+        types_path, assignment_path = segment_clusters(
+            os.path.join(out, "awe", "segments.npz"), folder, "B_awe", hp["awe_clusters"],
+            hp["seed"], pca_dim=hp["skipgram"]["dim"])
+        assign = read_assignment(assignment_path)
+        spaces["B_awe"] = cluster_space("B_awe", load_embeddings(types_path), assign,
+                                        train_rows, assign, test_rows)
     units = load_embeddings(os.path.join(out, "units", "units", "units.vec"))
     unit_assign = read_assignment(os.path.join(out, "units", "units", "assignment.csv"))
     spaces["units"] = cluster_space("units", units, unit_assign, train_rows, unit_assign, test_rows)

@@ -38,6 +38,7 @@ def classifier_rows(folder):
 ROW_SUPERVISION = {
     "A": "word boundaries, train speakers' word labels (types)",
     "B": "word boundaries",
+    "B_awe": "word boundaries",
     "F": "train speakers' chunk labels (types)",
     "units": "word boundaries",
     "T": "oracle: transcripts of all spoken utterances",
@@ -57,7 +58,7 @@ def row_supervision(row, condition):
     base = row.split(" (")[0].rstrip("*")
     text = ROW_SUPERVISION.get(base, "")
     if row.endswith("*"):
-        if base in ("B", "units"):
+        if base in ("B", "B_awe", "units"):
             text += " + majority labels"
         text += " + half of the en-es dictionary" if condition == "es" else " + label dictionary"
     return text

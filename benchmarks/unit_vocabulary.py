@@ -21,7 +21,8 @@ overrides, frequency cuts capped by the smaller vocabulary as in the grid):
 * ``--label_free_merge K ...``: the same units merged *without labels*
   (:mod:`speechbrain_align.speech.unit_merge`): a speaker-constrained merge of
   the unit centroids, then ``rounds`` merges of the types that sound alike and
-  whose skip-gram vectors are alike, each followed by the unit skip-gram
+  whose skip-gram vectors are alike, each followed by the unit skip-gram, then
+  a merge of the types whose centroids are very close whatever their speakers
   (settings: ``--merge``, a YAML/JSON mapping);
 * ``--tokens N ...``: the oracle T retrained on the transcripts of randomly
   drawn utterances (seeded) holding N spoken tokens: how many tokens each method

@@ -229,6 +229,24 @@ def test_label_free_merge_joins_one_words_voices():
     assert merged.counts.sum() == len(rows)
 
 
+def test_final_merge_joins_a_words_variants_in_the_same_voices():
+    from speechbrain_align.speech.unit_merge import merge_units
+
+    # units 0/1: one word's two variants, both in voices a and b (the speaker merge
+    # refuses them); unit 2: another word, close but under the floor (cosine 0.8)
+    centres = np.array([[1, 0, 0], [0.97, 0.2, 0], [0.8, 0, 0.6]])
+    labels = np.repeat(np.arange(3), 10)
+    feats = centres[labels] + 0.01 * np.random.default_rng(0).normal(size=(30, 3))
+    speakers = np.tile(np.repeat(["a", "b"], 5), 3)
+    context = lambda group: np.eye(group.max() + 1, 8)  # noqa: E731  (no two alike)
+    off = merge_units(labels, feats, speakers, context, k=2, rounds=1, final_min_cos=1.5)
+    assert len(set(off.tolist())) == 3
+    on = merge_units(labels, feats, speakers, context, k=2, rounds=1, final_min_cos=0.9)
+    assert on[0] == on[1] != on[2]
+    everything = merge_units(labels, feats, speakers, context, k=2, rounds=1, final_min_cos=0.7)
+    assert len(set(everything.tolist())) == 1
+
+
 def test_merge_option_errors_name_the_key(tmp_path):
     rows, feats = _voice_split(n_sent=40)
     manifest = tmp_path / "train.csv"

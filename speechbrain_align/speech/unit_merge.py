@@ -11,7 +11,10 @@ labels:
   of the same voices;
 * :func:`context_merge`: types whose acoustic centroids *and* skip-gram vectors
   are both close join (a word split within the voices is still one word in
-  context).
+  context);
+* :func:`acoustic_merge`: types whose acoustic centroids are very close join
+  whatever their speakers (a frequent word's variants, split by k-means
+  within the voices).
 
 Both take mutual ``k``-nearest-neighbour pairs (exact search,
 :func:`speechbrain_align.retrieval.search.knn`) in order of similarity and join
@@ -143,8 +146,22 @@ def context_merge(acoustic, context, k=10, min_acoustic=0.6, min_context=0.5):
     return _join(len(a), both)
 
 
+def acoustic_merge(centroids, k=10, min_cos=0.9):
+    """Group types whose centroids are mutual ``k``-nearest neighbours with a cosine of
+    at least ``min_cos`` (no speaker constraint).
+
+    Example
+    -------
+    >>> c = np.array([[1, 0], [0.99, 0.05], [0, 1], [0.6, 0.8]])
+    >>> acoustic_merge(c, k=1, min_cos=0.9).tolist()
+    [0, 0, 1, 2]
+    """
+    scores, pairs = mutual_neighbour_pairs(normalize_rows(centroids), k)
+    return _join(len(centroids), pairs[scores >= min_cos])
+
+
 MERGE_DEFAULTS = {"k": 10, "min_cos": 0.7, "max_overlap": 0.4, "min_acoustic": 0.6,
-                  "min_context": 0.5, "rounds": 3}
+                  "min_context": 0.5, "rounds": 3, "final_min_cos": 0.9}
 
 
 def check_settings(settings):
@@ -175,7 +192,9 @@ def merge_units(labels, features, speakers, context_vectors, **settings):
 
     A :func:`speaker_constrained_merge` of the unit centroids, then
     ``rounds`` times: context vectors of the current types (typically a unit
-    skip-gram on the segments renamed by type) and a :func:`context_merge`.
+    skip-gram on the segments renamed by type) and a :func:`context_merge`;
+    last, an :func:`acoustic_merge` of the types at ``final_min_cos`` (a value
+    above 1 skips it).
 
     Arguments
     ---------
@@ -190,7 +209,7 @@ def merge_units(labels, features, speakers, context_vectors, **settings):
         context vector per current type, row ``g`` for type ``g``.
     **settings
         ``k``, ``min_cos``, ``max_overlap``, ``min_acoustic``,
-        ``min_context``, ``rounds`` (defaults ``MERGE_DEFAULTS``; checked by
+        ``min_context``, ``rounds``, ``final_min_cos`` (defaults ``MERGE_DEFAULTS``; checked by
         :func:`check_settings`).
 
     Returns
@@ -218,10 +237,16 @@ def merge_units(labels, features, speakers, context_vectors, **settings):
     np.add.at(sums, labels, features)
     group = speaker_constrained_merge(sums, counts, s["k"], s["min_cos"], s["max_overlap"])
     for _ in range(int(s["rounds"])):
-        n_groups = group.max() + 1
-        acoustic = np.zeros((n_groups, sums.shape[1]))
-        np.add.at(acoustic, group, sums)
         context = np.asarray(context_vectors(group[labels]))
-        group = context_merge(acoustic, context, s["k"], s["min_acoustic"],
+        group = context_merge(_group_sums(sums, group), context, s["k"], s["min_acoustic"],
                               s["min_context"])[group]
+    if s["final_min_cos"] <= 1:
+        group = acoustic_merge(_group_sums(sums, group), s["k"], s["final_min_cos"])[group]
     return group
+
+
+def _group_sums(sums, group):
+    """Row sums of ``sums`` per group id."""
+    out = np.zeros((group.max() + 1, sums.shape[1]))
+    np.add.at(out, group, sums)
+    return out

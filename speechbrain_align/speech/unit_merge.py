@@ -16,7 +16,7 @@ labels:
   whatever their speakers (a frequent word's variants, split by k-means
   within the voices).
 
-Both take mutual ``k``-nearest-neighbour pairs (exact search,
+All three take mutual ``k``-nearest-neighbour pairs (exact search,
 :func:`speechbrain_align.retrieval.search.knn`) in order of similarity and join
 them with a union-find (single linkage under a constraint). :func:`merge_units`
 chains them (the units recipe's ``merge_units`` option and the benchmark's
@@ -209,8 +209,8 @@ def merge_units(labels, features, speakers, context_vectors, **settings):
         context vector per current type, row ``g`` for type ``g``.
     **settings
         ``k``, ``min_cos``, ``max_overlap``, ``min_acoustic``,
-        ``min_context``, ``rounds``, ``final_min_cos`` (defaults ``MERGE_DEFAULTS``; checked by
-        :func:`check_settings`).
+        ``min_context``, ``rounds``, ``final_min_cos`` (defaults
+        ``MERGE_DEFAULTS``; checked by :func:`check_settings`).
 
     Returns
     -------

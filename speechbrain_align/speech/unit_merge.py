@@ -233,8 +233,7 @@ def merge_units(labels, features, speakers, context_vectors, **settings):
     _, speaker = np.unique(np.asarray(speakers), return_inverse=True)
     counts = np.zeros((n_units, speaker.max() + 1))
     np.add.at(counts, (labels, speaker), 1)
-    sums = np.zeros((n_units, features.shape[1]))
-    np.add.at(sums, labels, features)
+    sums = _group_sums(features, labels)  # unit centroids (unnormalised)
     group = speaker_constrained_merge(sums, counts, s["k"], s["min_cos"], s["max_overlap"])
     for _ in range(int(s["rounds"])):
         context = np.asarray(context_vectors(group[labels]))

@@ -56,6 +56,35 @@ def test_unit_id_sequences_and_errors():
         S.train_skipgram_on_sentences(units, dim=0, workers=1)
 
 
+def _rotated_distance(a, b):
+    """Mean distance between the unit rows of ``a`` and ``b`` after the best rotation."""
+    from speechbrain_align.alignment.procrustes import procrustes
+    from speechbrain_align.retrieval.search import normalize_rows
+
+    x = normalize_rows(a.vectors)
+    y = normalize_rows(b.vectors[[b.index[w] for w in a.words]])
+    return float(np.linalg.norm(y @ procrustes(y, x).T - x, axis=1).mean())
+
+
+def test_runs_average_rotated_models():
+    """runs=R averages R seeds: same words and counts, and two averages of
+    disjoint seeds agree better than two single models do."""
+    sents = synthetic_sentences(n=300, length=5, seed=1)
+    opts = dict(dim=8, window=2, min_count=1, epochs=2, workers=1, sample=0)
+    one = [S.train_skipgram_on_sentences(sents, seed=s, **opts) for s in (10, 20)]
+    avg = [S.train_skipgram_on_sentences(sents, seed=s, runs=4, **opts) for s in (10, 20)]
+    assert avg[0].words == one[0].words
+    assert avg[0].counts.tolist() == one[0].counts.tolist()
+    assert not np.allclose(avg[0].vectors, one[0].vectors)
+    assert _rotated_distance(*avg) < 0.8 * _rotated_distance(*one)
+    # The first model is the reference frame: run 1 of the average is seed 10 itself.
+    assert _rotated_distance(avg[0], one[0]) < _rotated_distance(avg[0], one[1])
+    with pytest.raises(S.SkipgramError, match="runs must be"):
+        S.train_skipgram_on_sentences(sents, runs=0, **opts)
+    with pytest.raises(ValueError, match="one vocabulary"):
+        S.average_runs([one[0], one[0].subset(range(3))])
+
+
 def test_corpus_file_errors(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")

@@ -64,6 +64,17 @@ def test_unit_skipgram_recovers_units_and_cooccurrence():
     assert np.mean(same) > 0.9
 
 
+def test_unit_skipgram_runs_average_the_vectors_only():
+    """runs > 1 changes the unit vectors (an average of models), not the units."""
+    rows, feats = synthetic(n_sent=40)
+    opts = dict(dim=8, window=3, epochs=2, sample=0, pca_dim=8, seed=1)
+    one, assign_one = U.train_unit_skipgram(rows, feats, N_WORDS, **opts)
+    avg, assign_avg = U.train_unit_skipgram(rows, feats, N_WORDS, runs=3, **opts)
+    assert assign_avg == assign_one and avg.words == one.words
+    assert avg.counts.tolist() == one.counts.tolist()
+    assert not np.allclose(avg.vectors, one.vectors)
+
+
 def test_unit_sentences_follow_utterance_order():
     rows, feats = synthetic(n_sent=5)
     assignment = {r["ID"]: "u" + r["word"][1:].zfill(4) for r in rows}

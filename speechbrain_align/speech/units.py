@@ -112,14 +112,15 @@ def unit_sentences(rows, assignment):
 
 
 def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, seed=0,
-             sample=1e-3):
+             sample=1e-3, runs=1):
     """Skip-gram (word2vec sg=1) vectors with counts for unit-id sequences.
 
     :func:`speechbrain_align.text.skipgram.train_skipgram_on_sentences` with
     defaults suited to units (every unit kept, more epochs, one worker so a
     rerun is bit-exact). ``sample`` is word2vec's down-sampling threshold of
     frequent tokens; with few distinct units (small ``K``) every unit is
-    "frequent", so use a lower value or 0 there.
+    "frequent", so use a lower value or 0 there. ``runs`` > 1 averages that
+    many models (successive seeds).
 
     Example
     -------
@@ -129,7 +130,7 @@ def skipgram(sentences, dim=50, window=5, min_count=1, epochs=10, workers=1, see
     """
     return train_skipgram_on_sentences(
         sentences, dim=dim, window=window, min_count=min_count, epochs=epochs,
-        workers=workers, seed=seed, sample=sample, source="unit sentences",
+        workers=workers, seed=seed, sample=sample, runs=runs, source="unit sentences",
     )
 
 
@@ -155,6 +156,7 @@ def train_unit_skipgram(
     soft_candidates=10,
     soft_temperature=0.2,
     merge=None,
+    runs=1,
 ):
     """Quantise segments into units with k-means, then skip-gram over unit ids.
 
@@ -183,6 +185,10 @@ def train_unit_skipgram(
         (:func:`speechbrain_align.speech.unit_merge.merge_units` with these
         settings, ``{}`` = its defaults; the rows need ``spk_id``); each merge
         round trains this skip-gram on the current types. ``None``: no merge.
+    runs : int
+        Skip-gram models averaged for the returned unit vectors (successive
+        seeds, :func:`speechbrain_align.text.skipgram.average_runs`); the
+        merge's context vectors come from one model.
 
     Returns
     -------
@@ -216,6 +222,7 @@ def train_unit_skipgram(
         labels = _merged(rows, labels, features, train, merge)
     assignment = {row["ID"]: unit_name(lab) for row, lab in zip(rows, labels)}
     sentences = unit_sentences(rows, assignment)
+    train = functools.partial(train, runs=runs)
     if soft_copies:
         from speechbrain_align.speech.soft_units import sample_soft_labels
 

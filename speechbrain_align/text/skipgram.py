@@ -72,6 +72,7 @@ def train_skipgram_on_sentences(
     alpha=0.05,
     sample=1e-3,
     max_vocab=None,
+    runs=1,
     source="<sentences>",
 ):
     """Train skip-gram vectors on token sequences (words, unit ids, pieces...).
@@ -99,6 +100,10 @@ def train_skipgram_on_sentences(
         with 1e-3).
     max_vocab : int, optional
         Keep at most this many most frequent tokens.
+    runs : int
+        Models trained, with seeds ``seed .. seed + runs - 1``, and averaged
+        (:func:`average_runs`): a skip-gram of a small corpus changes a lot
+        from seed to seed, and the mean of several is steadier (README).
     source : str
         Name used in error messages.
 
@@ -125,6 +130,20 @@ def train_skipgram_on_sentences(
                         ("workers", workers), ("min_count", min_count)):
         if int(value) < 1:
             raise SkipgramError(f"{name} must be at least 1, got {value}")
+    if int(runs) < 1:
+        raise SkipgramError(f"runs must be at least 1, got {runs}")
+    options = dict(dim=dim, window=window, min_count=min_count, negative=negative,
+                   workers=workers, sg=sg, alpha=alpha, sample=sample, max_vocab=max_vocab)
+    trained = [_train_once(sentences, n_tokens, epochs, int(seed) + r, source, **options)
+               for r in range(int(runs))]
+    return trained[0] if len(trained) == 1 else average_runs(trained)
+
+
+def _train_once(sentences, n_tokens, epochs, seed, source, dim, window, min_count, negative,
+                workers, sg, alpha, sample, max_vocab):
+    """One gensim skip-gram model; its vectors sorted by count."""
+    from gensim.models import Word2Vec
+
     model = Word2Vec(
         vector_size=int(dim),
         window=int(window),
@@ -158,6 +177,40 @@ def train_skipgram_on_sentences(
     words = list(model.wv.index_to_key)
     counts = np.asarray([model.wv.get_vecattr(w, "count") for w in words], dtype=np.int64)
     return Embeddings(words, model.wv.vectors.copy(), counts).sorted_by_count()
+
+
+def average_runs(runs):
+    """The mean of several vector sets of one vocabulary, each rotated onto the first.
+
+    Every run's rows are scaled to unit length and rotated onto the first run's
+    by orthogonal Procrustes over the whole vocabulary (a skip-gram is defined
+    only up to a rotation); the result is their mean, with the first run's
+    words and counts.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(30, 4))
+    >>> q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    >>> a = Embeddings([str(i) for i in range(30)], x)
+    >>> b = Embeddings([str(i) for i in range(29, -1, -1)], (x @ q)[::-1])
+    >>> m = average_runs([a, b])
+    >>> bool(np.allclose(m.vectors, x / np.linalg.norm(x, axis=1, keepdims=True), atol=1e-5))
+    True
+    """
+    from speechbrain_align.alignment.procrustes import procrustes
+    from speechbrain_align.retrieval.search import normalize_rows
+
+    first = runs[0]
+    base = normalize_rows(first.vectors).astype(np.float64)
+    total = base.copy()
+    for emb in runs[1:]:
+        if sorted(emb.words) != sorted(first.words):
+            raise ValueError("average_runs: the runs do not share one vocabulary")
+        rows = normalize_rows(emb.vectors[[emb.index[w] for w in first.words]]).astype(np.float64)
+        total += rows @ procrustes(rows, base).T
+    return Embeddings(first.words, (total / len(runs)).astype(np.float32), first.counts)
+
 
 
 def train_skipgram(corpus_path, **options):
@@ -230,6 +283,8 @@ def add_arguments(parser):
     parser.add_argument("--alpha", type=float, default=d["alpha"])
     parser.add_argument("--sample", type=float, default=d["sample"])
     parser.add_argument("--max_vocab", "--max-vocab", type=int, default=d["max_vocab"])
+    parser.add_argument("--runs", type=int, default=d["runs"],
+                        help="models to train (successive seeds) and average")
     return parser
 
 
@@ -258,6 +313,7 @@ def main(argv=None):
             args.corpus, dim=args.dim, window=args.window, min_count=args.min_count,
             epochs=args.epochs, negative=args.negative, workers=args.workers,
             seed=args.seed, alpha=args.alpha, sample=args.sample, max_vocab=args.max_vocab,
+            runs=args.runs,
         )
     except SkipgramError as err:
         print(f"error: {err}", file=sys.stderr)

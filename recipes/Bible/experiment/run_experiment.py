@@ -152,7 +152,7 @@ def _unit_stages(hp, ctx):
                      feature_source=os.path.join(awe, "segments.npz"),
                      output_folder=os.path.join(out, "units"), seed=hp["seed"])
         units.update({k: hp["skipgram"][k] for k in ("window", "epochs", "sample")},
-                     emb_dim=hp["skipgram"]["dim"])
+                     emb_dim=hp["skipgram"]["dim"], skipgram_runs=hp["skipgram"].get("runs", 1))
         run_recipe("recipes/Bible/units/train.py", hp["units_hparams"], units,
                    os.path.join(out, "logs", "units.log"), ctx["run_opts"], ctx["quiet"])
 

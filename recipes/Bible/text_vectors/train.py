@@ -22,7 +22,7 @@ from speechbrain_align.utils.errors import load_recipe_hparams, run_main
 from speechbrain_align.utils.files import already_prepared, mark_prepared, write_json
 
 SKIPGRAM_KEYS = ("dim", "window", "min_count", "epochs", "negative", "alpha", "sample",
-                 "max_vocab", "seed")
+                 "max_vocab", "runs", "seed")
 
 
 def train_vectors(hparams):

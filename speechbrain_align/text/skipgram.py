@@ -212,7 +212,6 @@ def average_runs(runs):
     return Embeddings(first.words, (total / len(runs)).astype(np.float32), first.counts)
 
 
-
 def train_skipgram(corpus_path, **options):
     """Train skip-gram vectors on a tokenised corpus file.
 

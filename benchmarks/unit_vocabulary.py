@@ -24,6 +24,10 @@ overrides, frequency cuts capped by the smaller vocabulary as in the grid):
   whose skip-gram vectors are alike, each followed by the unit skip-gram, then
   a merge of the types whose centroids are very close whatever their speakers
   (settings: ``--merge``, a YAML/JSON mapping);
+* ``--oracle_fix N ...``: the experiment's own merged units with labels fixing,
+  among its N largest types, the mixtures (split by word) and a word's later types
+  (folded into its largest), or one of the two (``--fix``): how far the merge's
+  errors in the frequent types hold the units' rows down;
 * ``--tokens N ...``: the oracle T retrained on the transcripts of randomly
   drawn utterances (seeded) holding N spoken tokens: how many tokens each method
   needs.
@@ -48,6 +52,7 @@ Example::
 """
 
 import argparse
+import collections
 import dataclasses
 import hashlib
 import json
@@ -152,6 +157,41 @@ def oracle_merged_units(experiment, rows, n_units, hp, clean=False, parts=1):
     return space, {"majority_words": len(set(base.values())),
                    "wrong_name": round(1.0 - float(np.mean(list(right.values()))), 4),
                    "tokens": sum(map(len, sentences))}
+
+
+def oracle_fixed_units(experiment, rows, n_types, hp, fix):
+    """The experiment's own merged units (``units/units/assignment.csv``) with labels
+    fixing what the label-free merge left among its ``n_types`` largest types:
+    ``fix`` ``mixtures`` (majority word under half of the type's train segments)
+    split by word, each word holding a fifth of the type becoming a type of its
+    own; ``secondary`` (a word's later types, majority at least half) folded
+    into the word's largest type; or ``both``. Then the unit skip-gram, retrained."""
+    from speechbrain_align.speech.unit_tables import read_assignment
+
+    unit = read_assignment(os.path.join(experiment, "units", "units", "assignment.csv"))
+    every = rows["train"] + rows["valid"] + rows["test"]
+    sizes = collections.Counter(unit.values())
+    words = collections.defaultdict(collections.Counter)
+    for r in rows["train"]:
+        words[unit[r["ID"]]][r["word"]] += 1
+    majority = {u: c.most_common(1)[0] for u, c in words.items()}
+    top = [u for u, _ in sizes.most_common(n_types) if u in majority]
+    mixed = {u for u in top if majority[u][1] < 0.5 * sum(words[u].values())}
+    first = {}
+    for u, _ in sizes.most_common():
+        if u in majority and u not in mixed:
+            first.setdefault(majority[u][0], u)
+    name = dict(unit)
+    for r in every:
+        u = unit[r["ID"]]
+        if fix != "secondary" and u in mixed and words[u][r["word"]] >= 0.2 * sum(words[u].values()):
+            name[r["ID"]] = f"{u}_{r['word']}"
+        elif fix != "mixtures" and u in top and u not in mixed:
+            name[r["ID"]] = first[majority[u][0]]
+    sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
+    types = _unit_skipgram(sentences, hp, f"units fixed by labels ({fix})")
+    space = cluster_space("units", types, name, rows["train"], name, rows["test"])
+    return space, {"mixtures": len(mixed), "tokens": len(name)}
 
 
 def _unit_skipgram(sentences, hp, source):
@@ -264,6 +304,10 @@ def main(argv=None):
                         help="k-means units (K) merged without labels (unit_merge)")
     parser.add_argument("--merge", default="{}",
                         help=f"label-free merge settings over {MERGE_DEFAULTS}")
+    parser.add_argument("--oracle_fix", type=int, nargs="*", default=[],
+                        help="the experiment's own units, labels fixing its N largest types")
+    parser.add_argument("--fix", choices=["mixtures", "secondary", "both"], default="both",
+                        help="what --oracle_fix fixes")
     parser.add_argument("--tokens", type=int, nargs="*", default=[])
     parser.add_argument("--methods", nargs="+", default=["vecmap", "adversarial"],
                         help="unsupervised methods (alignment_hparams keys: vecmap, gw, adversarial)")
@@ -314,6 +358,7 @@ def main(argv=None):
     wanted = [("T", n) for n in args.truncate] + [("merge", k) for k in args.oracle_merge]
     wanted += [("clean", k) for k in args.oracle_clean] + [("split", k) for k in args.oracle_split]
     wanted += [("free", k) for k in args.label_free_merge] + [("tokens", n) for n in args.tokens]
+    wanted += [("fix", n) for n in args.oracle_fix]
     for kind, n in wanted:
         key = {
             "T": f"T, its {n} most frequent types" if n else "T, all its types",
@@ -322,6 +367,7 @@ def main(argv=None):
             "split": f"units K={n}, oracle-merged, each word's units dealt into two types",
             "free": f"units K={n}, merged without labels",
             "tokens": f"T on {n} spoken tokens",
+            "fix": f"the experiment's units, {args.fix} of its {n} largest types fixed by labels",
         }[kind]
         if done.get(key, {}).get("settings") == digest(kind):
             logger.info("%s: kept from %s", key, store)
@@ -331,6 +377,8 @@ def main(argv=None):
             space, extra = truncated_oracle(args.experiment, rows["test"], n), {}
         elif kind == "tokens":
             space, extra = oracle_at_tokens(rows, n, hp)
+        elif kind == "fix":
+            space, extra = oracle_fixed_units(args.experiment, rows, n, hp, args.fix)
         elif kind == "free":
             space, extra = label_free_merged_units(args.experiment, rows, n, hp, merge)
         else:

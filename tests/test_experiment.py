@@ -150,6 +150,19 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     part = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())[
         f"T on {half} spoken tokens"]
     assert half <= part["tokens"] < merged["tokens"] and part["n_types"] <= t_all["n_types"]
+    # the experiment's own units fixed by labels: splitting mixtures adds types, folding a
+    # word's later types into its largest removes them
+    with open(tmp_path / "out" / "units" / "units" / "assignment.csv", encoding="utf-8") as f:
+        own = len({line.rsplit(",", 1)[1] for line in f.read().split()[1:]})
+    fixed = {}
+    for fix in ("mixtures", "secondary"):
+        unit_vocabulary.main(args[:4] + ["--oracle_fix", "50", "--fix", fix, "--methods",
+                                         "vecmap", "--out", bench])
+        fixed[fix] = json.loads(open(os.path.join(bench, "unit_vocabulary.json")).read())[
+            f"the experiment's units, {fix} of its 50 largest types fixed by labels"]
+    mix = fixed["mixtures"]
+    assert mix["n_types"] > own if mix["mixtures"] else mix["n_types"] == own
+    assert fixed["secondary"]["n_types"] <= own and mix["tokens"] == merged["tokens"]
     for row in rows.values():
         for method in ("supervised", "vecmap"):
             assert 0 <= row[method]["top500_csls_P@1"] <= 100

@@ -22,8 +22,8 @@ Stages (each writes files the next reads; a rerun reuses what is done):
    ``python -m speechbrain_align.inference``.
 
 Stages 2-4 train on one thread each; with ``stage_workers: 2`` they run in
-two lanes side by side (acoustic word embeddings, units | text vectors,
-Speech2Vec, classifier), each recipe's output going to ``<out>/logs/``, and
+two lanes side by side (acoustic word embeddings, units, Speech2Vec F |
+text vectors, Speech2Vec A/B, classifier), each recipe's output going to ``<out>/logs/``, and
 the diagnostics run beside the alignment stage (they read the speech spaces,
 not the alignments). ``timings.json`` keeps each stage's seconds and the
 ``wall_clock``.
@@ -104,11 +104,16 @@ def _text_stages(hp, ctx):
     return texts, lexicon
 
 
-def _speech2vec_stages(hp, ctx):
-    """Speech2Vec on word segments (A, B) and on equal chunks (F)."""
-    out, paths, timer, manifests = ctx["out"], ctx["paths"], ctx["timer"], ctx["manifests"]
-    common = dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"],
-                  valid_csv=ctx["valid_subset"], seed=hp["seed"], kmeans_clusters=None)
+def _speech2vec_common(hp, ctx):
+    """The settings both Speech2Vec runs share."""
+    return dict(hp["speech2vec_overrides"], data_folder=hp["data_folder"],
+                valid_csv=ctx["valid_subset"], seed=hp["seed"], kmeans_clusters=None)
+
+
+def _speech2vec_words(hp, ctx):
+    """Speech2Vec on word segments (A, and B's k-means)."""
+    out, timer, manifests = ctx["out"], ctx["timer"], ctx["manifests"]
+    common = _speech2vec_common(hp, ctx)
     with timer("speech2vec (words: A, B)"):
         s2v_train = exp.utterance_subset(ctx["all_csv"], hp["speech2vec_train_tokens"],
                                          hp["seed"], os.path.join(manifests, "speech2vec_train.csv"))
@@ -119,6 +124,12 @@ def _speech2vec_stages(hp, ctx):
             os.path.join(out, "logs", "speech2vec_words.log"), ctx["run_opts"], ctx["quiet"],
         )
         exp.speech2vec_clusters(out, hp)  # config B's k-means, in this lane
+
+
+def _speech2vec_chunks(hp, ctx):
+    """Speech2Vec on equal-size chunks (F, the paper's baseline)."""
+    out, paths, timer, manifests = ctx["out"], ctx["paths"], ctx["timer"], ctx["manifests"]
+    common = _speech2vec_common(hp, ctx)
     with timer("speech2vec (equal chunks: F)"):
         chunk_train = exp.utterance_subset(
             paths["train_csv"], hp["speech2vec_chunk_train_tokens"], hp["seed"],
@@ -239,10 +250,13 @@ def main(argv):
     }
     # Independent stages in two lanes of about equal length (each stage
     # trains on one thread): with stage_workers 2 the lanes run side by side.
-    text, s2v, units, classifier = (
+    text, words, chunks, units, classifier = (
         functools.partial(f, hp, ctx)
-        for f in (_text_stages, _speech2vec_stages, _unit_stages, _classifier_stage))
-    texts, lexicon = _run_lanes([[units], [text, s2v, classifier]], workers)[text]
+        for f in (_text_stages, _speech2vec_words, _speech2vec_chunks, _unit_stages,
+                  _classifier_stage))
+    # twentieth run (s): AWE 161.5 + units 152.0 + F 31.7 | text 171.8 + A/B
+    # 110.6 + classifier 78.3
+    texts, lexicon = _run_lanes([[units, chunks], [text, words, classifier]], workers)[text]
     with timer("speech spaces"):
         spaces = exp.speech_spaces(paths, out, hp)
 

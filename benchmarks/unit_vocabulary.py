@@ -181,17 +181,19 @@ def oracle_fixed_units(experiment, rows, n_types, hp, fix):
     for u, _ in sizes.most_common():
         if u in majority and u not in mixed:
             first.setdefault(majority[u][0], u)
-    name = dict(unit)
+    name, folded = dict(unit), collections.Counter()
     for r in every:
         u = unit[r["ID"]]
         if fix != "secondary" and u in mixed and words[u][r["word"]] >= 0.2 * sum(words[u].values()):
             name[r["ID"]] = f"{u}_{r['word']}"
         elif fix != "mixtures" and u in top and u not in mixed:
             name[r["ID"]] = first[majority[u][0]]
+            folded[u] += name[r["ID"]] != u
     sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
     types = _unit_skipgram(sentences, hp, f"units fixed by labels ({fix})")
     space = cluster_space("units", types, name, rows["train"], name, rows["test"])
-    return space, {"mixtures": len(mixed), "tokens": len(name)}
+    return space, {"mixtures": len(mixed), "folded_types": len(+folded),
+                   "folded_tokens": sum(folded.values()), "tokens": len(name)}
 
 
 def _unit_skipgram(sentences, hp, source):

@@ -162,7 +162,9 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
             f"the experiment's units, {fix} of its 50 largest types fixed by labels"]
     mix = fixed["mixtures"]
     assert mix["n_types"] > own if mix["mixtures"] else mix["n_types"] == own
-    assert fixed["secondary"]["n_types"] <= own and mix["tokens"] == merged["tokens"]
+    folded = fixed["secondary"]
+    assert folded["n_types"] == own - folded["folded_types"] and mix["tokens"] == merged["tokens"]
+    assert (folded["folded_tokens"] > 0) == (folded["folded_types"] > 0)
     for row in rows.values():
         for method in ("supervised", "vecmap"):
             assert 0 <= row[method]["top500_csls_P@1"] <= 100

@@ -23,9 +23,9 @@ Stages (each writes files the next reads; a rerun reuses what is done):
 
 Stages 2-4 train on one thread each; with ``stage_workers: 2`` they run in
 two lanes side by side (acoustic word embeddings, units, Speech2Vec F |
-text vectors, Speech2Vec A/B, classifier), each recipe's output going to ``<out>/logs/``, and
-the diagnostics run beside the alignment stage (they read the speech spaces,
-not the alignments). ``timings.json`` keeps each stage's seconds and the
+text vectors, Speech2Vec A/B, classifier), each recipe's output going to
+``<out>/logs/``, and the diagnostics run beside the alignment stage (they
+read the speech spaces, not the alignments). ``timings.json`` keeps each stage's seconds and the
 ``wall_clock``.
 """
 
@@ -254,8 +254,8 @@ def main(argv):
         functools.partial(f, hp, ctx)
         for f in (_text_stages, _speech2vec_words, _speech2vec_chunks, _unit_stages,
                   _classifier_stage))
-    # twentieth run (s): AWE 161.5 + units 152.0 + F 31.7 | text 171.8 + A/B
-    # 110.6 + classifier 78.3
+    # twenty-first run (s): AWE 173.0 + units 161.3 + F 35.3 = 370 | text 191.4
+    # + A/B 120.7 + classifier 110.7 = 423 (F in lane 2 before: 79 s apart)
     texts, lexicon = _run_lanes([[units, chunks], [text, words, classifier]], workers)[text]
     with timer("speech spaces"):
         spaces = exp.speech_spaces(paths, out, hp)

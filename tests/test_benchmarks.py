@@ -120,3 +120,32 @@ def test_oracle_token_gap_finds_the_types_behind_a_row_gap(tmp_path):
     gaps = out["vecmap gaps"]
     assert [(w, d) for w, d, _ in gaps] == [("w0", -30), ("w1", -5)]
     assert abs(gaps[0][2] - 0.5) < 1e-9
+
+
+def test_oracle_fix_folds_split_words_and_splits_mixtures(tmp_path):
+    """unit_vocabulary --oracle_fix: a word's smaller type joins its largest, a mixture
+    splits by word, and nothing outside the N largest types changes."""
+    import unit_vocabulary
+    from speechbrain_align.speech.unit_tables import write_assignment
+
+    # word a: types u0 (6 segments) and u1 (3); mixture u2: c x3, d x3 and g x1 (under a
+    # fifth: stays in u2); word e: u3 (2)
+    plan = [("a", "u0")] * 6 + [("a", "u1")] * 3 + [("c", "u2"), ("d", "u2")] * 3
+    plan += [("g", "u2")] + [("e", "u3")] * 2
+    rows = [{"ID": f"s{i}", "word": word, "utt_id": f"utt{i // 4}", "position": i % 4,
+             "spk_id": "spk"} for i, (word, _) in enumerate(plan)]
+    os.makedirs(tmp_path / "units" / "units")
+    write_assignment(str(tmp_path / "units" / "units" / "assignment.csv"),
+                     {r["ID"]: unit for r, (_, unit) in zip(rows, plan)})
+    split = {"train": rows, "valid": [], "test": []}
+    hp = {"seed": 0, "skipgram": {"dim": 4, "window": 2, "epochs": 1, "sample": 0}}
+    for fix, n_types, folded, types in [
+            ("both", 4, 3, {"u0", "u2", "u2_c", "u2_d", "u3"}),
+            ("secondary", 4, 3, {"u0", "u2", "u3"}),
+            ("mixtures", 4, 0, {"u0", "u1", "u2", "u2_c", "u2_d", "u3"}),
+            ("both", 2, 0, {"u0", "u1", "u2", "u2_c", "u2_d", "u3"})]:  # u1 is not in the 2 largest
+        space, extra = unit_vocabulary.oracle_fixed_units(str(tmp_path), split, n_types, hp, fix)
+        assert set(space.types.words) == types, (fix, n_types)
+        assert extra["folded_tokens"] == folded and extra["tokens"] == len(rows)
+        assert extra["folded_types"] == (1 if folded else 0)
+        assert extra["mixtures"] == 1

@@ -25,8 +25,8 @@ Stages 2-4 train on one thread each; with ``stage_workers: 2`` they run in
 two lanes side by side (acoustic word embeddings, units, Speech2Vec F |
 text vectors, Speech2Vec A/B, classifier), each recipe's output going to
 ``<out>/logs/``, and the diagnostics run beside the alignment stage (they
-read the speech spaces, not the alignments). ``timings.json`` keeps each stage's seconds and the
-``wall_clock``.
+read the speech spaces, not the alignments). ``timings.json`` keeps each
+stage's seconds and the ``wall_clock``.
 """
 
 import concurrent.futures

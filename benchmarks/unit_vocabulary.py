@@ -166,28 +166,26 @@ def oracle_fixed_units(experiment, rows, n_types, hp, fix):
     split by word, each word holding a fifth of the type becoming a type of its
     own; ``secondary`` (a word's later types, majority at least half) folded
     into the word's largest type; or ``both``. Then the unit skip-gram, retrained."""
-    from speechbrain_align.speech.unit_tables import read_assignment
+    from speechbrain_align.speech.unit_tables import read_assignment, unit_majority
 
     unit = read_assignment(os.path.join(experiment, "units", "units", "assignment.csv"))
     every = rows["train"] + rows["valid"] + rows["test"]
     sizes = collections.Counter(unit.values())
-    words = collections.defaultdict(collections.Counter)
-    for r in rows["train"]:
-        words[unit[r["ID"]]][r["word"]] += 1
-    majority = {u: c.most_common(1)[0] for u, c in words.items()}
+    majority = unit_majority(rows["train"], unit)  # unit -> word, size, purity
+    count = collections.Counter((unit[r["ID"]], r["word"]) for r in rows["train"])
     top = [u for u, _ in sizes.most_common(n_types) if u in majority]
-    mixed = {u for u in top if majority[u][1] < 0.5 * sum(words[u].values())}
+    mixed = {u for u in top if majority[u]["purity"] < 0.5}
     first = {}
     for u, _ in sizes.most_common():
         if u in majority and u not in mixed:
-            first.setdefault(majority[u][0], u)
+            first.setdefault(majority[u]["word"], u)
     name, folded = dict(unit), collections.Counter()
     for r in every:
         u = unit[r["ID"]]
-        if fix != "secondary" and u in mixed and words[u][r["word"]] >= 0.2 * sum(words[u].values()):
+        if fix != "secondary" and u in mixed and count[u, r["word"]] >= 0.2 * majority[u]["size"]:
             name[r["ID"]] = f"{u}_{r['word']}"
         elif fix != "mixtures" and u in top and u not in mixed:
-            name[r["ID"]] = first[majority[u][0]]
+            name[r["ID"]] = first[majority[u]["word"]]
             folded[u] += name[r["ID"]] != u
     sentences = [[name[r["ID"]] for r in utt] for utt in group_by_utterance(every).values()]
     types = _unit_skipgram(sentences, hp, f"units fixed by labels ({fix})")

@@ -64,13 +64,12 @@ import time
 import numpy as np
 import torch
 
-from speechbrain_align.dataio.manifest import group_by_utterance, read_segment_manifest
+from speechbrain_align.dataio.manifest import group_by_utterance
 from speechbrain_align.dataio.vectors import load_embeddings
 from speechbrain_align.evaluation.crossmodal import (
     cluster_space, evaluate_space, label_space, majority_labels)
-from speechbrain_align.evaluation.experiment import corpus_paths
 from speechbrain_align.speech.unit_merge import MERGE_DEFAULTS, check_settings, merge_units
-from speechbrain_align.utils.errors import HparamsError, load_recipe_hparams
+from speechbrain_align.utils.errors import HparamsError
 from speechbrain_align.utils.files import atomic_write, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,6 +77,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "recipes", "Bible", "experiment"))
 from alignment_grid import method_overrides  # noqa: E402
 from alignment_stability import aligned  # noqa: E402
+from experiment_cli import add_experiment_arguments, load_experiment, open_store  # noqa: E402
 
 logger = logging.getLogger("unit_vocabulary")
 
@@ -292,9 +292,7 @@ def markdown(rows, methods):
 def main(argv=None):
     """Parse the arguments, measure every requested row (resuming), write the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--experiment", required=True, help="a finished experiment's output folder")
-    parser.add_argument("--hparams", default=os.path.join(
-        REPO, "recipes", "Bible", "experiment", "hparams", "default.yaml"))
+    add_experiment_arguments(parser)
     parser.add_argument("--truncate", type=int, nargs="*", default=[])
     parser.add_argument("--oracle_merge", type=int, nargs="*", default=[])
     parser.add_argument("--oracle_clean", type=int, nargs="*", default=[])
@@ -316,30 +314,19 @@ def main(argv=None):
     parser.add_argument("--method_overrides", default="{}",
                         help='YAML/JSON {method: {key: value}} updating the experiment\'s '
                              'alignment_overrides (e.g. \'{gw: {gw_mass_power: 0.5}}\')')
-    parser.add_argument("--overrides", default="{}",
-                        help="YAML overrides of --hparams (e.g. the experiment's command-line ones)")
-    parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     import yaml
 
-    overrides = dict(yaml.safe_load(args.overrides) or {}, output_folder=args.experiment)
-    hp = load_recipe_hparams(args.hparams, overrides)
+    hp, rows = load_experiment(args)
     for method, extra in (yaml.safe_load(args.method_overrides) or {}).items():
         if method not in hp["alignment_hparams"] or not isinstance(extra, dict):
             parser.error(f"--method_overrides: {method!r} is not a method of alignment_hparams "
                          f"({sorted(hp['alignment_hparams'])}) with a mapping of settings")
         hp["alignment_overrides"][method] = dict(hp["alignment_overrides"].get(method) or {}, **extra)
-    paths = corpus_paths(hp["data_folder"])
-    rows = {s: read_segment_manifest(paths[f"{s}_csv"]) for s in ("train", "valid", "test")}
     text = load_embeddings(os.path.join(args.experiment, "text_vectors", f"{args.condition}.vec"))
-    os.makedirs(args.out, exist_ok=True)
-    store = os.path.join(args.out, "unit_vocabulary.json")
-    done = {}
-    if os.path.exists(store):
-        with open(store, encoding="utf-8") as handle:
-            done = json.load(handle)
+    store, done = open_store(args.out, "unit_vocabulary.json")
     recipes = {}  # the alignment YAMLs' text: a changed recipe setting reruns the rows
     for method in ["supervised"] + list(args.methods):
         with open(os.path.join(REPO, hp["alignment_hparams"][method]), encoding="utf-8") as f:

@@ -149,3 +149,37 @@ def test_oracle_fix_folds_split_words_and_splits_mixtures(tmp_path):
         assert extra["folded_tokens"] == folded and extra["tokens"] == len(rows)
         assert extra["folded_types"] == (1 if folded else 0)
         assert extra["mixtures"] == 1
+
+
+def test_fold_oracle_folds_right_share_and_wrong_folds_into_another_word():
+    """fold_oracle: a fraction of the split types joins its word's largest type; each
+    wrong fold joins the acoustically nearest larger type of another word; no type
+    larger than every split type is folded wrongly."""
+    import numpy as np
+
+    import fold_oracle
+
+    # words a, b, c, d: largest types A0, B0, C0, D0 (5 segments each); split types A1, A2,
+    # B1, C1 (2 each); E0 (word e, 2 segments) and F0 (word f, 4: larger than every split)
+    plan = [("a", "A0")] * 5 + [("b", "B0")] * 5 + [("c", "C0")] * 5 + [("d", "D0")] * 5
+    plan += [("a", "A1"), ("a", "A2"), ("b", "B1"), ("c", "C1"), ("e", "E0")] * 2
+    plan += [("f", "F0")] * 4
+    unit = {f"s{i:02d}": t for i, (_, t) in enumerate(plan)}
+    rows = [{"ID": f"s{i:02d}", "word": w} for i, (w, _) in enumerate(plan)]
+    rng = np.random.default_rng(0)
+    cen = {t: v / np.linalg.norm(v) for t, v in
+           ((t, rng.normal(size=4)) for t in sorted(set(unit.values())))}
+    split = {"A1": "A0", "A2": "A0", "B1": "B0", "C1": "C0"}
+    for right, n_right in [(1.0, 4), (0.5, 2), (0.0, 0)]:
+        into, n_split = fold_oracle.oracle_folds(unit, rows, cen, right, 0, seed=3)
+        assert n_split == 4 and len(into) == n_right
+        assert all(split[u] == v for u, v in into.items())
+    into, _ = fold_oracle.oracle_folds(unit, rows, cen, 0.5, 1.0, seed=3)
+    wrong = {u: v for u, v in into.items() if split.get(u) != v}
+    assert len(wrong) == 2 and "F0" not in wrong and not set(wrong) & set(split.values())
+    word = dict((t, w) for w, t in plan)
+    sizes = {t: sum(1 for _, x in plan if x == t) for t in word}
+    for u, v in wrong.items():
+        assert word[v] != word[u] and sizes[v] > sizes[u]
+        others = [t for t in word if t != u and sizes[t] > sizes[u] and word[t] != word[u]]
+        assert v == max(others, key=lambda t: cen[t] @ cen[u])

@@ -175,6 +175,20 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     before = os.path.getmtime(os.path.join(bench, "unit_vocabulary.json"))
     unit_vocabulary.main(args)  # every row kept: the store is not rewritten
     assert os.path.getmtime(os.path.join(bench, "unit_vocabulary.json")) == before
+    # fold_oracle on the same units: every right and wrong fold removes one type
+    import fold_oracle
+
+    fold_args = ["--experiment", str(tmp_path / "out"), "--overrides", yaml_overrides,
+                 "--right", "1", "--wrong", "0", "1", "--methods", "vecmap", "--out", bench]
+    fold_oracle.main(fold_args)
+    folds = json.loads(open(os.path.join(bench, "fold_oracle.json")).read())
+    assert sorted(folds) == ["right 1, wrong 0, same", "right 1, wrong 1, same"]
+    for row in folds.values():
+        assert row["n_types"] == own - row["right_folds"] - row["wrong_folds"]
+        assert row["right_folds"] == row["split_types"]
+    before = os.path.getmtime(os.path.join(bench, "fold_oracle.json"))
+    fold_oracle.main(fold_args)  # both rows kept
+    assert os.path.getmtime(os.path.join(bench, "fold_oracle.json")) == before
 
 
 def _check_scores(results, test_csv, text_folder):

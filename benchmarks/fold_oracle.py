@@ -145,12 +145,18 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=["gw"])
     parser.add_argument("--seed", type=int, default=1234, help="draws of the folds")
     args = parser.parse_args(argv)
+    if not all(0 <= r <= 1 for r in args.right) or min(args.wrong) < 0:
+        parser.error("--right takes fractions from 0 to 1 and --wrong numbers from 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(1)
+    needed = [os.path.join(args.experiment, "units", "units", "assignment.csv"),
+              os.path.join(args.experiment, "awe", "segments.npz")]
+    for path in needed:
+        if not os.path.exists(path):
+            parser.error(f"{path}: not found; --experiment takes a finished experiment's folder")
     hp, rows = load_experiment(args)
-    unit = read_assignment(os.path.join(args.experiment, "units", "units", "assignment.csv"))
-    centroids = type_centroids(unit, load_embeddings(
-        os.path.join(args.experiment, "awe", "segments.npz")))
+    unit = read_assignment(needed[0])
+    centroids = type_centroids(unit, load_embeddings(needed[1]))
     store, done = open_store(args.out, "fold_oracle.json")
     blob = json.dumps([hp["skipgram"], hp["alignment_overrides"], hp["seed"], args.seed,
                        sorted(args.methods)], sort_keys=True, default=str)
@@ -175,6 +181,8 @@ def main(argv=None):
     lines = ["| row | types | right folds | wrong folds | supervised | " + " | ".join(args.methods)
              + " |", "|" + "---|" * (5 + len(args.methods))]
     for key, row in done.items():
+        if row.get("settings") != digest:
+            continue
         cells = [key, str(row["n_types"]), f"{row['right_folds']} of {row['split_types']}",
                  str(row["wrong_folds"])] + ["{:.1f} / {:.1f} ({:.4f})".format(
                      row[m]["token_csls_P@1"], row[m]["top500_csls_P@1"], row[m]["criterion"])

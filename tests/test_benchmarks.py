@@ -183,3 +183,10 @@ def test_fold_oracle_folds_right_share_and_wrong_folds_into_another_word():
         assert word[v] != word[u] and sizes[v] > sizes[u]
         others = [t for t in word if t != u and sizes[t] > sizes[u] and word[t] != word[u]]
         assert v == max(others, key=lambda t: cen[t] @ cen[u])
+    # the retrained space: each fold removes one type, each segment named by its target
+    every = [dict(r, spk_id="spk", utt_id=f"utt{i // 5}", position=i % 5)
+             for i, r in enumerate(rows)]
+    hp = {"seed": 0, "skipgram": {"dim": 4, "window": 2, "epochs": 1, "sample": 0}}
+    space = fold_oracle.folded_space(unit, {"train": every, "valid": [], "test": []}, into, hp)
+    assert set(space.types.words) == set(unit.values()) - set(into)
+    assert all(space.labels[v] == word[v] for v in into.values())

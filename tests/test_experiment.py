@@ -175,7 +175,9 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     before = os.path.getmtime(os.path.join(bench, "unit_vocabulary.json"))
     unit_vocabulary.main(args)  # every row kept: the store is not rewritten
     assert os.path.getmtime(os.path.join(bench, "unit_vocabulary.json")) == before
-    # fold_oracle on the same units: every right and wrong fold removes one type
+    # fold_oracle on the same units: the tiny units hold no split type (no word has two
+    # clean types), so no fold is made and the retrained space keeps every type; the
+    # folds themselves are tested on a crafted assignment in test_benchmarks.py
     import fold_oracle
 
     fold_args = ["--experiment", str(tmp_path / "out"), "--overrides", yaml_overrides,
@@ -185,7 +187,6 @@ def _check_unit_vocabulary_benchmark(tmp_path, overrides):
     assert sorted(folds) == ["right 1, wrong 0, same", "right 1, wrong 1, same"]
     for row in folds.values():
         assert row["n_types"] == own - row["right_folds"] - row["wrong_folds"]
-        assert row["right_folds"] == row["split_types"]
     before = os.path.getmtime(os.path.join(bench, "fold_oracle.json"))
     fold_oracle.main(fold_args)  # both rows kept
     assert os.path.getmtime(os.path.join(bench, "fold_oracle.json")) == before

@@ -1,5 +1,6 @@
 """Command-line arguments shared by the benchmarks that read a finished experiment."""
 
+import json
 import os
 
 from speechbrain_align.dataio.manifest import read_segment_manifest
@@ -35,8 +36,6 @@ def open_store(out, name):
     """Create ``out`` and read its ``name`` JSON store of finished rows (empty when new).
 
     Returns the store's path and its rows."""
-    import json
-
     os.makedirs(out, exist_ok=True)
     store = os.path.join(out, name)
     if not os.path.exists(store):

@@ -315,6 +315,32 @@ def test_recipe_bad_input(corpus, tmp_path):
         run_awe(hp)
 
 
+def test_harmony_route_is_evaluated_exported_and_cached(corpus, tmp_path, monkeypatch):
+    import speechbrain_align.speech.harmony as harmony_module
+    from speechbrain_align.speech.awe_run import run_awe
+
+    out = str(tmp_path / "run")
+    extra = ("lda_rounds: 1\nroutes: [lda, lda_context, lda_context_harmony]\n"
+             "export_route: lda_context_harmony\nharmony: {n_clusters: 4, rounds: 2}\n")
+    summary = run_awe(_hparams(corpus, out, extra))
+    assert summary["chosen"] == "lda_context_harmony"
+    assert "lda_context_harmony" in summary["acoustic_word_embeddings"] and "harmony" in summary["seconds"]
+    exported = load_embeddings(os.path.join(out, "segments.npz")).vectors
+    with np.load(os.path.join(out, "save", "harmony.npz")) as data:
+        assert np.allclose(exported, data["vectors"], atol=1e-6)
+
+    def no_harmony(*args, **kwargs):
+        raise AssertionError("the harmony vectors should come from save/harmony.npz")
+
+    monkeypatch.setattr(harmony_module, "harmonize", no_harmony)
+    again = run_awe(_hparams(corpus, out, extra))
+    assert "harmony" not in again["seconds"]
+    with pytest.raises(AssertionError, match="save/harmony"):  # other settings: recomputed
+        run_awe(_hparams(corpus, out, extra.replace("rounds: 2", "rounds: 1")))
+    with pytest.raises(ValueError, match="lda_context_harmony starts from lda_context"):
+        run_awe(_hparams(corpus, out, "routes: [lda, lda_context_harmony]\nexport_route: lda\n"))
+
+
 def test_contrastive_route_trains_and_resumes(corpus, tmp_path):
     from speechbrain_align.speech.awe_run import run_awe
 

@@ -9,7 +9,9 @@ outputs exist and were made with the same inputs and options):
    Checkpointer: a killed run resumes after its last round), then rounds of
    context-pair mining + LDA from that space (route ``lda_context``,
    ``save/lda_context``); optionally the contrastive route (SpeechBrain
-   Brain, ``save/contrastive``);
+   Brain, ``save/contrastive``) and ``lda_context_harmony``, the context
+   route with each speaker's offsets removed cluster by cluster
+   (:func:`~speechbrain_align.speech.harmony.harmonize`, ``save/harmony.npz``);
 4. the number of units, chosen without labels (``n_units.json``);
 5. evaluation of every embedding on the eval speakers (``awe_results.json``,
    ``awe_ap.png``) and the export of the chosen one, every segment, unit
@@ -48,7 +50,7 @@ from speechbrain_align.utils.files import already_prepared, atomic_save, mark_pr
 logger = logging.getLogger(__name__)
 
 # Embedding routes (``routes`` in the YAML; "lda" is computed in any case, the others start from it)
-ROUTES = ("lda", "lda_context", "contrastive")
+ROUTES = ("lda", "lda_context", "contrastive", "lda_context_harmony")
 
 
 def read_manifests(paths):
@@ -139,6 +141,32 @@ def _lda(hp, x, speakers, words, inputs_key, timer, route="lda", start=None, con
     return model
 
 
+def _harmony(hp, z, speakers, timer):
+    """The ``harmony`` settings applied to ``z`` (cached in ``save/harmony.npz``, keyed by a
+    digest of ``z``, the speakers and the settings)."""
+    from speechbrain_align.speech.harmony import harmonize
+
+    settings = dict(hp["harmony"])
+    digest = hashlib.sha1(np.ascontiguousarray(z, dtype=np.float32).tobytes())
+    digest.update(json.dumps([speakers.tolist(), settings, hp["seed"]], sort_keys=True).encode())
+    key = digest.hexdigest()[:16]
+    path = os.path.join(hp["save_folder"], "harmony.npz")
+    if os.path.exists(path):
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["key"]) == key:
+                return data["vectors"]
+    start = time.time()
+    vectors = harmonize(z, speakers, seed=hp["seed"], **settings)
+    timer["harmony"] = round(time.time() - start, 1)
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, key=np.array(key), vectors=vectors)
+
+    atomic_save(path, write)
+    return vectors
+
+
 def _contrastive(hp, x, z, speakers, run_opts, timer):
     from speechbrain_align.speech.awe_brain import train_contrastive
 
@@ -187,6 +215,8 @@ def _run_awe(hp, run_opts=None):
     if unknown or hp["export_route"] not in routes:
         raise ValueError(f"routes {routes} / export_route {hp['export_route']!r}: routes are "
                          f"{list(ROUTES)}, export_route one of them")
+    if "lda_context_harmony" in routes and "lda_context" not in routes:
+        raise ValueError(f"routes {routes}: lda_context_harmony starts from lda_context; list both")
     rows = read_manifests(hp["manifests"])
     ids = [r["ID"] for r in rows]
     speakers = np.array([r["spk_id"] for r in rows])
@@ -217,6 +247,8 @@ def _run_awe(hp, run_opts=None):
         context_model = _lda(hp, x, speakers, words, inputs_key, timer, route="lda_context", start=model,
                              context=neighbours)
         embeddings["lda_context"] = context_model.transform(x)
+    if "lda_context_harmony" in routes:
+        embeddings["lda_context_harmony"] = _harmony(hp, embeddings["lda_context"], speakers, timer)
     if "contrastive" in routes:
         embeddings["contrastive"] = _contrastive(hp, x, embeddings["lda"], speakers, run_opts, timer)
     chosen = embeddings[hp["export_route"]]

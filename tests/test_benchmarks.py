@@ -190,3 +190,33 @@ def test_fold_oracle_folds_right_share_and_wrong_folds_into_another_word():
     space = fold_oracle.folded_space(unit, {"train": every, "valid": [], "test": []}, into, hp)
     assert set(space.types.words) == set(unit.values()) - set(into)
     assert all(space.labels[v] == word[v] for v in into.values())
+
+
+def test_split_types_tell_a_voice_split_from_a_neighbour_split():
+    """split_types: a word's second type spoken by other speakers reads 0 speakers shared;
+    one spoken by the same speakers before vowels only reads a neighbour bias near 1."""
+    import split_types
+
+    rows, assignment = [], {}
+
+    def utterance(spk, words_units, tag):
+        for pos, (word, phones, unit) in enumerate(words_units):
+            sid = f"{spk}_{tag}_{pos}"
+            rows.append({"ID": sid, "word": word, "phones": phones, "spk_id": spk,
+                         "utt_id": f"{spk}_{tag}", "position": str(pos)})
+            if unit:
+                assignment[sid] = unit
+
+    for spk in ("s1", "s2"):  # "and" before consonants: main type A; before vowels: type B
+        for i in range(6):
+            utterance(spk, [("and", "a n d", "A"), ("the", "D @", "T")], f"c{i}")
+            utterance(spk, [("and", "a n d", "B" if i < 3 else "A"), ("all", "O: l", "L")], f"v{i}")
+    for i in range(4):  # "go": main type G by s1 and s2, type H only by s3
+        for spk, unit in (("s1", "G"), ("s2", "G"), ("s3", "H")):
+            utterance(spk, [("go", "g oU", unit), ("the", "D @", "T")], f"g{i}")
+    records = {r["type"]: r for r in split_types.split_types(rows, assignment, min_size=3)}
+    assert set(records) == {"B", "H"}
+    assert records["B"]["speakers_shared"] == 1.0 and abs(records["B"]["neighbour_bias"] - 2 / 3) < 1e-3  # all V vs A's 1/3
+    assert records["H"]["speakers_shared"] == 0.0 and records["H"]["neighbour_bias"] < 0.1
+    assert records["B"]["chance_bias"] < records["B"]["neighbour_bias"]
+    assert "| 10-49 |" not in split_types.summary_table(list(records.values()))

@@ -178,6 +178,20 @@ def test_context_pairs_pair_centres_of_matching_contexts():
         train_lda_awe(xs, spk, rounds=1, context=(prev, nxt))
 
 
+def test_context_pairs_each_side_finds_a_word_whose_other_neighbour_differs():
+    a, b, c, d, f, g = np.eye(6, dtype="float32")
+    e = 0.8 * a + 0.6 * g
+    z = np.array([a, c, b, a, c, d, e, f, b])  # speakers s: "a c b", t: "a c d", u: "e f b"
+    prev, nxt = utterance_neighbours([dict(utt_id=u, position=p) for u in "stu" for p in range(3)])
+    speakers = list("ssstttuuu")
+    # both sides: c's best context match is u's f (same right neighbour), whose centre is
+    # too far, so the two c's are never paired; one side at a time pairs them
+    assert context_pairs(z, speakers, prev, nxt, k=1, candidates=8).tolist() == [[0, 3]]
+    assert context_pairs(z, speakers, prev, nxt, k=1, candidates=8, sides="each").tolist() == [[0, 3], [1, 4]]
+    with pytest.raises(ValueError, match="sides"):
+        context_pairs(z, speakers, prev, nxt, sides="left")
+
+
 def test_warped_filterbank_moves_centres():
     base, warped = warped_mel_matrix(1.0), warped_mel_matrix(1.2)
     freqs = np.linspace(0, 8000, base.shape[0])

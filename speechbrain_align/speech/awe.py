@@ -136,7 +136,7 @@ def utterance_neighbours(rows):
     return prev, nxt
 
 
-def context_pairs(z, speakers, prev, nxt, rows=None, k=10, candidates=30, min_cos=0.5):
+def context_pairs(z, speakers, prev, nxt, rows=None, k=10, candidates=30, min_cos=0.5, sides="both"):
     """Cross-speaker pairs of segments whose contexts match (row indices of ``z``).
 
     The context vector of a segment is its previous and next segments'
@@ -144,6 +144,10 @@ def context_pairs(z, speakers, prev, nxt, rows=None, k=10, candidates=30, min_co
     itself is left out). Segments of ``rows`` (all when None) with some
     context are paired by :func:`cross_speaker_pairs` on those vectors, and
     a pair is kept when its two centres' cosine in ``z`` is at least ``min_cos``.
+    ``sides="each"`` mines the previous segments alone, then the next ones
+    alone, and returns the union: partners that share one neighbour and may
+    differ in the other, whose coarticulation the projection then learns to
+    ignore.
 
     Returns an array (m, 2) of row indices of ``z``, ``i < j``.
 
@@ -157,6 +161,13 @@ def context_pairs(z, speakers, prev, nxt, rows=None, k=10, candidates=30, min_co
     >>> context_pairs(z, ["s"] * 3 + ["t"] * 3, prev, nxt, k=1, candidates=5, min_cos=0.9).tolist()
     [[0, 3], [2, 5]]
     """
+    if sides not in ("both", "each"):
+        raise ValueError(f"context sides={sides!r}: use 'both' or 'each'")
+    if sides == "each":
+        none = np.full(len(z), -1, dtype=np.int64)
+        found = [context_pairs(z, speakers, p, n, rows, k, candidates, min_cos)
+                 for p, n in ((prev, none), (none, nxt))]
+        return np.unique(np.concatenate(found), axis=0)
     zn = normalize_rows(z)
     prev, nxt = np.asarray(prev), np.asarray(nxt)
     rows = np.arange(len(zn)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -262,7 +273,7 @@ class LinearAWE:
 
 def train_lda_awe(x, speakers, rounds=2, k=5, candidates=30, dim=200, pca_dim=100,
                   mine_segments=None, reg=1e-3, seed=0, model=None, checkpointer=None, words=None,
-                  round_info=None, context=None, start=None, min_cos=0.5):
+                  round_info=None, context=None, start=None, min_cos=0.5, sides="both"):
     """Rounds of cross-speaker pair mining and LDA fitting.
 
     Round 0 mines in the space of ``start`` (a fitted :class:`LinearAWE`),
@@ -310,7 +321,7 @@ def train_lda_awe(x, speakers, rounds=2, k=5, candidates=30, dim=200, pca_dim=10
             if space is None:
                 raise ValueError("train_lda_awe: context rounds need a fitted start projection")
             pairs = context_pairs(space.transform(x), speakers, *context, rows=rows, k=k,
-                                  candidates=candidates, min_cos=min_cos)
+                                  candidates=candidates, min_cos=min_cos, sides=sides)
         else:
             z = (space.transform(x[rows]) if space is not None
                  else reduce_features(x[rows], pca_dim=min(pca_dim, x.shape[1])))

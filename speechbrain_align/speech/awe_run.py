@@ -123,7 +123,10 @@ def _lda(hp, x, speakers, words, inputs_key, timer, route="lda", start=None, con
     model, ckpt = hp[f"{route}_model"], hp[f"{route}_checkpointer"]
     ckpt.recover_if_possible()
     if context is not None:
-        settings, rounds = {"k": hp["context_k"], "min_cos": hp["context_min_cos"]}, hp["context_rounds"]
+        settings = {"k": hp["context_k"], "min_cos": hp["context_min_cos"]}
+        if hp.get("context_sides", "both") != "both":  # earlier checkpoints keep their key
+            settings["sides"] = hp["context_sides"]
+        rounds = hp["context_rounds"]
     else:
         settings, rounds = {"k": hp["mine_k"]}, hp["lda_rounds"]
     if start is not None:  # context rounds depend on the segment rounds they start from and their settings

@@ -332,6 +332,7 @@ def test_recipe_bad_input(corpus, tmp_path):
 def test_harmony_route_is_evaluated_exported_and_cached(corpus, tmp_path, monkeypatch):
     import speechbrain_align.speech.harmony as harmony_module
     from speechbrain_align.speech.awe_run import run_awe
+    from speechbrain_align.utils.errors import HparamsError
 
     out = str(tmp_path / "run")
     extra = ("lda_rounds: 1\nroutes: [lda, lda_context, lda_context_harmony]\n"
@@ -351,8 +352,15 @@ def test_harmony_route_is_evaluated_exported_and_cached(corpus, tmp_path, monkey
     assert "harmony" not in again["seconds"]
     with pytest.raises(AssertionError, match="save/harmony"):  # other settings: recomputed
         run_awe(_hparams(corpus, out, extra.replace("rounds: 2", "rounds: 1")))
-    with pytest.raises(ValueError, match="lda_context_harmony starts from lda_context"):
+    monkeypatch.undo()
+    with pytest.raises(HparamsError, match="lda_context_harmony starts from lda_context"):
         run_awe(_hparams(corpus, out, "routes: [lda, lda_context_harmony]\nexport_route: lda\n"))
+    with pytest.raises(HparamsError, match="harmony: unknown setting.*n_cluster"):
+        run_awe(_hparams(corpus, out, extra.replace("n_clusters: 4", "n_cluster: 4")))
+    with pytest.raises(HparamsError, match="harmony: n_clusters=100000"):
+        run_awe(_hparams(corpus, out, extra.replace("n_clusters: 4", "n_clusters: 100000")))
+    with pytest.raises(HparamsError, match="context_sides"):
+        run_awe(_hparams(corpus, out, "context_sides: left\n"))
 
 
 def test_contrastive_route_trains_and_resumes(corpus, tmp_path):

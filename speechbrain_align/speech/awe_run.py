@@ -45,6 +45,7 @@ from speechbrain_align.speech.awe import (
 )
 from speechbrain_align.speech.units import _file_stamp, kmeans_units
 from speechbrain_align.speech.vtln import WarpedMFCC, estimate_warps, segment_vectors
+from speechbrain_align.utils.errors import HparamsError
 from speechbrain_align.utils.files import already_prepared, atomic_save, mark_prepared, write_json
 
 logger = logging.getLogger(__name__)
@@ -144,12 +145,23 @@ def _lda(hp, x, speakers, words, inputs_key, timer, route="lda", start=None, con
     return model
 
 
+def _harmony_settings(hp):
+    """The ``harmony:`` block, checked for unknown keys."""
+    from speechbrain_align.speech.harmony import SETTINGS
+
+    settings = dict(hp.get("harmony") or {})
+    if set(settings) - set(SETTINGS):
+        raise HparamsError(f"harmony: unknown setting(s) {sorted(set(settings) - set(SETTINGS))}; "
+                           f"known: {sorted(SETTINGS)}")
+    return settings
+
+
 def _harmony(hp, z, speakers, timer):
     """The ``harmony`` settings applied to ``z`` (cached in ``save/harmony.npz``, keyed by a
     digest of ``z``, the speakers and the settings)."""
     from speechbrain_align.speech.harmony import harmonize
 
-    settings = dict(hp["harmony"])
+    settings = _harmony_settings(hp)
     digest = hashlib.sha1(np.ascontiguousarray(z, dtype=np.float32).tobytes())
     digest.update(json.dumps([speakers.tolist(), settings, hp["seed"]], sort_keys=True).encode())
     key = digest.hexdigest()[:16]
@@ -159,7 +171,10 @@ def _harmony(hp, z, speakers, timer):
             if str(data["key"]) == key:
                 return data["vectors"]
     start = time.time()
-    vectors = harmonize(z, speakers, seed=hp["seed"], **settings)
+    try:
+        vectors = harmonize(z, speakers, seed=hp["seed"], **settings)
+    except ValueError as err:  # harmonize checks its settings before any work
+        raise HparamsError(f"harmony: {err}") from err
     timer["harmony"] = round(time.time() - start, 1)
 
     def write(tmp):
@@ -216,10 +231,14 @@ def _run_awe(hp, run_opts=None):
     routes = list(hp.get("routes", ["lda"]))
     unknown = set(routes) - set(ROUTES)
     if unknown or hp["export_route"] not in routes:
-        raise ValueError(f"routes {routes} / export_route {hp['export_route']!r}: routes are "
+        raise HparamsError(f"routes {routes} / export_route {hp['export_route']!r}: routes are "
                          f"{list(ROUTES)}, export_route one of them")
     if "lda_context_harmony" in routes and "lda_context" not in routes:
-        raise ValueError(f"routes {routes}: lda_context_harmony starts from lda_context; list both")
+        raise HparamsError(f"routes {routes}: lda_context_harmony starts from lda_context; list both")
+    if "lda_context_harmony" in routes:
+        _harmony_settings(hp)
+    if hp.get("context_sides", "both") not in ("both", "each"):
+        raise HparamsError(f"context_sides: {hp['context_sides']!r}: use both or each")
     rows = read_manifests(hp["manifests"])
     ids = [r["ID"] for r in rows]
     speakers = np.array([r["spk_id"] for r in rows])

@@ -10,8 +10,8 @@ single-cell data with Harmony", Nature Methods 2019), written here for
 segment vectors and speakers, alternating two steps:
 
 1. **soft clustering with a diversity penalty**: a segment's responsibility
-   for cluster ``k`` is ``exp(-d / sigma)`` (``d`` the cosine distance to the
-   centroid) times ``((E + 1) / (O + 1)) ** theta``, where ``O`` is how much of
+   for cluster ``k`` is ``exp(-d / sigma)`` (``d = 2 (1 - cosine)`` to the
+   centroid, the squared distance of unit vectors) times ``((E + 1) / (O + 1)) ** theta``, where ``O`` is how much of
    the segment's speaker the cluster already holds and ``E`` how much it would
    hold if its speakers were mixed as in the whole corpus: clusters are pushed
    to span speakers;
@@ -31,6 +31,9 @@ import numpy as np
 from speechbrain_align.retrieval.search import normalize_rows
 
 logger = logging.getLogger(__name__)
+
+# The settings of :func:`harmonize` besides its inputs and seed (a recipe's ``harmony:`` block)
+SETTINGS = ("n_clusters", "theta", "sigma", "ridge", "rounds", "cluster_steps", "block")
 
 
 def _check(vectors, speakers, n_clusters, theta, sigma, ridge, rounds, cluster_steps, block):

@@ -40,7 +40,7 @@ from speechbrain_align.dataio.manifest import group_by_utterance
 from speechbrain_align.dataio.vectors import load_embeddings
 from speechbrain_align.evaluation.crossmodal import cluster_space
 from speechbrain_align.retrieval.search import normalize_rows
-from speechbrain_align.speech.unit_tables import read_assignment, unit_majority
+from speechbrain_align.speech.unit_tables import main_types, read_assignment, unit_majority
 from speechbrain_align.utils.files import atomic_write, write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,10 +83,7 @@ def oracle_folds(unit, train_rows, centroids, right, wrong, seed=1234):
     sizes = collections.Counter(unit.values())
     majority = unit_majority(train_rows, unit)
     clean = {u for u in majority if majority[u]["purity"] >= 0.5}
-    first = {}
-    for u, _ in sizes.most_common():
-        if u in clean:
-            first.setdefault(majority[u]["word"], u)
+    first = main_types(majority, [u for u, _ in sizes.most_common()])
     split = sorted(u for u in clean if first[majority[u]["word"]] != u)
     rng = np.random.default_rng(seed)
     chosen = rng.permutation(split)[: int(round(right * len(split)))].tolist()

@@ -32,7 +32,7 @@ import sys
 
 import numpy as np
 
-from speechbrain_align.speech.unit_tables import read_assignment, unit_majority
+from speechbrain_align.speech.unit_tables import main_types, read_assignment, unit_majority
 from speechbrain_align.utils.files import atomic_write, write_json
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -84,10 +84,7 @@ def split_types(rows, assignment, min_size=10, seed=0):
     docstring)."""
     rng = np.random.default_rng(seed)
     majority = unit_majority(rows, assignment)
-    first = {}
-    for unit, info in sorted(majority.items(), key=lambda kv: (-kv[1]["size"], kv[0])):
-        if info["purity"] >= 0.5:
-            first.setdefault(info["word"], unit)
+    first = main_types(majority, sorted(majority, key=lambda u: (-majority[u]["size"], u)))
     context = neighbour_classes(rows)
     speakers = collections.defaultdict(collections.Counter)
     around = collections.defaultdict(list)  # unit -> neighbour classes of its majority word's segments

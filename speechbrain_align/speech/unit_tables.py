@@ -86,6 +86,26 @@ def unit_majority(rows, assignment):
     return table
 
 
+def main_types(majority, order, min_purity=0.5):
+    """``word -> its main type``: the first unit of ``order`` (largest first) whose majority
+    word it is, among the units of ``majority`` (:func:`unit_majority`) with at least
+    ``min_purity``. A word's other such units are its *split types*.
+
+    Example
+    -------
+    >>> majority = {"u0": {"word": "x", "purity": 1.0}, "u1": {"word": "x", "purity": 0.9},
+    ...             "u2": {"word": "y", "purity": 0.4}}
+    >>> main_types(majority, ["u1", "u0", "u2"])
+    {'x': 'u1'}
+    """
+    first = {}
+    for unit in order:
+        info = majority.get(unit)
+        if info is not None and info["purity"] >= min_purity:
+            first.setdefault(info["word"], unit)
+    return first
+
+
 def clustering_purity(rows, assignment):
     """Purity, word types covered and number of clusters of an assignment.
 

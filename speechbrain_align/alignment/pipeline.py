@@ -18,6 +18,10 @@ Methods (``hparams["method"]``)
 ``supervised``
     Procrustes on a training dictionary (the A* of Chung et al., 2018).
 
+With ``refinement_hops > 0`` the unsupervised methods end with basin hopping
+(:func:`.refinement.hop_refine`): restarts of the refinement from random halves
+of the dictionary, kept when the unsupervised criterion rises.
+
 ``hparams`` is a loaded recipe YAML (``recipes/TextToText/alignment/hparams``):
 every setting comes from it, and the adversarial method uses its objects
 (``mapping``, ``discriminator``, ``checkpointer``...). Nothing here has a
@@ -37,7 +41,7 @@ from speechbrain_align.alignment.induction import MODES, build_dictionary
 from speechbrain_align.alignment.mappings import AlignmentError, dictionary_indices
 from speechbrain_align.alignment.normalization import as_steps, normalize_embeddings
 from speechbrain_align.alignment.procrustes import procrustes_on_pairs
-from speechbrain_align.alignment.refinement import refine
+from speechbrain_align.alignment.refinement import hop_refine, refine
 from speechbrain_align.alignment.self_learning import self_learning, similarity_init
 from speechbrain_align.dataio.vectors import Embeddings
 from speechbrain_align.retrieval.search import as_matrix, normalize_rows
@@ -48,7 +52,8 @@ METHODS = ("adversarial", "vecmap", "gw", "supervised")
 
 # The keys each method reads from its hparams (the recipe YAMLs define them all)
 _COMMON = ("method", "seed", "normalize", "csls_k", "criterion_words")
-_REFINEMENT = ("n_refinement", "refinement_patience", "dico_max_rank", "dico_mode", "dico_method")
+_REFINEMENT = ("n_refinement", "refinement_patience", "dico_max_rank", "dico_mode", "dico_method",
+               "refinement_hops", "hop_keep")
 _SELF_LEARNING = ("vocab_cutoff", "keep_prob", "stochastic_multiplier", "stochastic_interval",
                   "threshold")
 REQUIRED = {
@@ -144,6 +149,10 @@ def check_options(hparams, shapes=None, names=("source", "target")):
     if method == "gw" and not 0.0 <= float(hparams["gw_frequency_weight"]) <= 1.0:
         raise AlignmentError(f"gw_frequency_weight: {hparams['gw_frequency_weight']} is not "
                              f"in [0, 1]")
+    if "hop_keep" in REQUIRED[method] and not 0 < float(hparams["hop_keep"]) <= 1:
+        raise AlignmentError(f"hop_keep: {hparams['hop_keep']} is not in (0, 1]")
+    if "refinement_hops" in REQUIRED[method] and int(hparams["refinement_hops"]) < 0:
+        raise AlignmentError(f"refinement_hops: {hparams['refinement_hops']} is negative")
     if method == "gw" and float(hparams["gw_mass_power"]) < 0:
         raise AlignmentError(f"gw_mass_power: {hparams['gw_mass_power']} is negative")
     if shapes is None:
@@ -291,6 +300,16 @@ def _unsupervised(src, tgt, hp, run_opts, log, counts):
             criterion_words=hp["criterion_words"], patience=hp["refinement_patience"],
         )
         log["refinement_seconds"] = time.time() - t0
+    if hp["refinement_hops"] > 0:
+        t0 = time.time()
+        w, hops = hop_refine(
+            src, tgt, w, hp["refinement_hops"], hp["hop_keep"], hp["seed"], csls_k=hp["csls_k"],
+            criterion_words=hp["criterion_words"], n_iters=max(1, hp["n_refinement"]),
+            dico_max_rank=hp["dico_max_rank"], dico_mode=hp["dico_mode"],
+            dico_method=hp["dico_method"], patience=hp["refinement_patience"],
+        )
+        log["hops"] = {"hops": len(hops), "kept": sum(h["accepted"] for h in hops),
+                       "seconds": time.time() - t0}
     return w
 
 

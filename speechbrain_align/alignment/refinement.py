@@ -111,3 +111,69 @@ def refine(
             elif patience is not None and it - max(best_it, phase_start) >= patience:
                 break
     return best, log
+
+
+def hop_refine(src, tgt, mapping, hops, keep=0.5, seed=0, csls_k=10, criterion_words=10000,
+               **refine_args):
+    """Basin hopping around :func:`refine`, guided by the unsupervised criterion.
+
+    ``hops`` times: the best map so far induces a union CSLS dictionary (among
+    ``refine_args["dico_max_rank"]`` words), a random ``keep`` share of its pairs
+    gives a new start (Procrustes), which :func:`refine` refines; the result
+    replaces the best map when its criterion is higher. The refinement alone
+    stops in the first fixed point it reaches; the hops leave it.
+
+    Arguments
+    ---------
+    src, tgt, mapping
+        As :func:`refine` (normalised, rows sorted by decreasing frequency).
+    hops : int
+        Number of restarts (0: ``mapping`` is returned as it is).
+    keep : float
+        Share of the dictionary's pairs kept at each restart, in (0, 1].
+    seed : int
+        Seeds the draws.
+    **refine_args
+        Passed to :func:`refine` (``n_iters``, ``dico_max_rank``, ``dico_mode``...).
+
+    Returns
+    -------
+    best : np.ndarray
+    log : list of dict
+        Per hop: ``hop``, ``criterion``, ``accepted``, ``seconds``.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(300, 8)); x /= np.linalg.norm(x, axis=1, keepdims=True)
+    >>> q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    >>> w, log = hop_refine(x, x @ q.T, q + 0.3 * rng.normal(size=q.shape), hops=3,
+    ...                     n_iters=2, dico_max_rank=300, criterion_words=300)
+    >>> len(log), bool(np.allclose(w, q, atol=1e-4))
+    (3, True)
+    """
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep: {keep} is not in (0, 1]")
+    best = np.asarray(mapping, dtype=np.float32)
+    best_crit = mean_cosine_criterion(src @ best.T, tgt, criterion_words, csls_k)
+    rng = np.random.default_rng(seed)
+    tgt_n = normalize_rows(tgt)
+    max_rank = refine_args.get("dico_max_rank", 15000)
+    log = []
+    for hop in range(int(hops)):
+        start = time.time()
+        dico = build_dictionary(normalize_rows(src @ best.T), tgt_n, mode="union",
+                                max_rank=max_rank, csls_k=csls_k)
+        dico = dico[rng.random(len(dico)) < keep]
+        if len(dico) == 0:
+            break
+        w, _ = refine(src, tgt, procrustes_on_pairs(src, tgt, dico), csls_k=csls_k,
+                      criterion_words=criterion_words, **refine_args)
+        crit = mean_cosine_criterion(src @ w.T, tgt, criterion_words, csls_k)
+        accepted = bool(crit > best_crit)
+        if accepted:
+            best, best_crit = w, crit
+        log.append({"hop": hop + 1, "criterion": crit, "accepted": accepted,
+                    "seconds": time.time() - start})
+        logger.info("hop %d: criterion %.4f%s", hop + 1, crit, " (kept)" if accepted else "")
+    return best, log

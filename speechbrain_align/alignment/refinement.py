@@ -117,8 +117,8 @@ def hop_refine(src, tgt, mapping, hops, keep=0.5, seed=0, csls_k=10, criterion_w
                **refine_args):
     """Basin hopping around :func:`refine`, guided by the unsupervised criterion.
 
-    ``hops`` times: the best map so far induces a union CSLS dictionary (among
-    ``refine_args["dico_max_rank"]`` words), a random ``keep`` share of its pairs
+    ``hops`` times: the best map so far induces a union dictionary (among
+    ``refine_args["dico_max_rank"]`` words, by ``dico_method``), a random ``keep`` share of its pairs
     gives a new start (Procrustes), which :func:`refine` refines; the result
     replaces the best map when its criterion is higher. The refinement alone
     stops in the first fixed point it reaches; the hops leave it.
@@ -159,11 +159,12 @@ def hop_refine(src, tgt, mapping, hops, keep=0.5, seed=0, csls_k=10, criterion_w
     rng = np.random.default_rng(seed)
     tgt_n = normalize_rows(tgt)
     max_rank = refine_args.get("dico_max_rank", 15000)
+    method = refine_args.get("dico_method", "csls")
     log = []
     for hop in range(int(hops)):
         start = time.time()
         dico = build_dictionary(normalize_rows(src @ best.T), tgt_n, mode="union",
-                                max_rank=max_rank, csls_k=csls_k)
+                                method=method, max_rank=max_rank, csls_k=csls_k)
         dico = dico[rng.random(len(dico)) < keep]
         if len(dico) == 0:
             break

@@ -168,9 +168,9 @@ def hop_refine(src, tgt, mapping, hops, keep=0.5, seed=0, csls_k=10, criterion_w
         dico = dico[rng.random(len(dico)) < keep]
         if len(dico) == 0:
             break
-        w, _ = refine(src, tgt, procrustes_on_pairs(src, tgt, dico), csls_k=csls_k,
-                      criterion_words=criterion_words, **refine_args)
-        crit = mean_cosine_criterion(src @ w.T, tgt, criterion_words, csls_k)
+        w, steps = refine(src, tgt, procrustes_on_pairs(src, tgt, dico), csls_k=csls_k,
+                          criterion_words=criterion_words, **refine_args)
+        crit = max(step["criterion"] for step in steps)  # w's: refine keeps its best iterate
         accepted = bool(crit > best_crit)
         if accepted:
             best, best_crit = w, crit

@@ -7,9 +7,10 @@ import pathlib
 
 import numpy as np
 import pytest
+import torch
 
 from speechbrain_align.alignment.gromov import (
-    entropic_gromov_wasserstein, frequency_rank_cost, gromov_init)
+    entropic_gromov_wasserstein, frequency_rank_cost, gromov_init, sinkhorn_potentials)
 from speechbrain_align.alignment.mappings import AlignmentError, evaluate_mapping
 from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.alignment.pipeline import align, check_options
@@ -138,3 +139,31 @@ def test_gw_method_with_count_marginals_solves_easy_pair(tmp_path):
                      stochastic_interval=3, n_refinement=2, seed=1)
     w, log = align(src, tgt, hp)
     assert evaluate_mapping(src.vectors, tgt.vectors, w, gold, log["normalize"])["csls_p@1"] > 0.95
+
+
+def _log_domain_sinkhorn(kernel, log_p, log_q, f, g, n_iters, tol):
+    """The plain log-domain recurrence that ``_sinkhorn`` computes in scaling form."""
+    for _ in range(n_iters):
+        f_new = log_p - torch.logsumexp(kernel + g[None, :], 1)
+        change = float((f_new - f).abs().max())
+        f = f_new
+        g = log_q - torch.logsumexp(kernel + f[:, None], 0)
+        if change < tol:
+            break
+    return f, g
+
+
+@pytest.mark.parametrize("bound", [1e30, 1e3, 1.5])  # 1.5: absorbed at every step
+@pytest.mark.parametrize("n_iters, tol", [(200, 0.0), (200, 1e-6), (1, 0.0)])
+def test_scaling_sinkhorn_equals_the_log_domain_recurrence(bound, n_iters, tol):
+    rng = np.random.default_rng(3)
+    # a small epsilon: exp(kernel) alone underflows to 0 in float64
+    kernel = torch.as_tensor(-(1.0 + rng.random((40, 30))) / 1e-3)
+    log_p = torch.as_tensor(np.log(rng.dirichlet(np.ones(40))))
+    log_q = torch.as_tensor(np.log(rng.dirichlet(np.ones(30))))
+    f0, g0 = torch.zeros(40, dtype=torch.float64), torch.zeros(30, dtype=torch.float64)
+    assert float(torch.exp(kernel).max()) == 0.0
+    want = _log_domain_sinkhorn(kernel, log_p, log_q, f0, g0, n_iters, tol)
+    got = sinkhorn_potentials(kernel, log_p, log_q, f0, g0, n_iters, tol, bound=bound)
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, rtol=0, atol=1e-8)

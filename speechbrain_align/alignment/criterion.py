@@ -10,6 +10,7 @@ independent runs that agree both found the solution.
 
 import numpy as np
 
+from speechbrain_align.retrieval.dense import csls_argmax
 from speechbrain_align.retrieval.search import csls_knn, knn, mean_knn_similarity, normalize_rows
 
 
@@ -46,10 +47,10 @@ def mean_cosine_criterion(mapped_src, tgt, n_words=10000, csls_k=10, method="csl
         r_tgt = mean_knn_similarity(tgt, src, csls_k)
         # only the ranking is used: the queries' own hubness term shifts every
         # candidate equally, so skip that search
-        _, idx = csls_knn(queries, tgt, 1, csls_k=csls_k, r_tgt=r_tgt, r_src=np.zeros(len(queries)))
+        idx = csls_argmax(queries, tgt, csls_k, r_queries=np.zeros(len(queries)), r_keys=r_tgt).index
     else:
-        _, idx = knn(queries, tgt, 1)
-    return float(np.mean(np.sum(queries * tgt[idx[:, 0]], axis=1)))
+        idx = knn(queries, tgt, 1)[1][:, 0]
+    return float(np.mean(np.sum(queries * tgt[idx], axis=1)))
 
 
 def translation_agreement(src, tgt, w_a, w_b, n_words=1000, csls_k=10):

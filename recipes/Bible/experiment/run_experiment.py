@@ -22,8 +22,8 @@ Stages (each writes files the next reads; a rerun reuses what is done):
    ``python -m speechbrain_align.inference``.
 
 Stages 2-4 train on one thread each; with ``stage_workers: 2`` they run in
-two lanes side by side (acoustic word embeddings, units, Speech2Vec F |
-text vectors, Speech2Vec A/B, classifier), each recipe's output going to
+two lanes side by side (acoustic word embeddings, units, classifier |
+text vectors, Speech2Vec A/B, Speech2Vec F), each recipe's output going to
 ``<out>/logs/``, and the diagnostics run beside the alignment stage (they
 read the speech spaces, not the alignments). ``timings.json`` keeps each
 stage's seconds and the ``wall_clock``.
@@ -254,9 +254,10 @@ def main(argv):
         functools.partial(f, hp, ctx)
         for f in (_text_stages, _speech2vec_words, _speech2vec_chunks, _unit_stages,
                   _classifier_stage))
-    # twenty-first run (s): AWE 173.0 + units 161.3 + F 35.3 = 370 | text 191.4
-    # + A/B 120.7 + classifier 110.7 = 423 (F in lane 2 before: 79 s apart)
-    texts, lexicon = _run_lanes([[units, chunks], [text, words, classifier]], workers)[text]
+    # twenty-seventh run (s, a slow machine): AWE 298.4 + units 340.0 + classifier
+    # 172.0 = 810 | text 435.4 + A/B 292.3 + F 82.8 = 811 (F and the classifier
+    # the other way round before: 721 | 900); twenty-sixth (a fast one): 375 | 336
+    texts, lexicon = _run_lanes([[units, classifier], [text, words, chunks]], workers)[text]
     with timer("speech spaces"):
         spaces = exp.speech_spaces(paths, out, hp)
 

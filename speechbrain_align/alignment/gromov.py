@@ -5,8 +5,9 @@ entropic Gromov-Wasserstein finds a soft matching ``T`` of the most frequent
 words of each side that keeps pairwise similarities, i.e. it minimises
 ``sum (C1[i,k] - C2[j,l])**2 T[i,j] T[k,l]`` under uniform marginals, with an
 entropy term of weight ``epsilon``. Each outer iteration linearises the loss
-at the current ``T`` and solves the entropic transport in the log domain
-(Sinkhorn). The matching does not depend on a rotation of either space, so it
+at the current ``T`` and solves the entropic transport by Sinkhorn's
+log-domain recurrence, computed in the stabilised scaling form
+(:func:`sinkhorn_potentials`). The matching does not depend on a rotation of either space, so it
 needs no supervision; its row and column maxima give a seed dictionary for
 the same self-learning and refinement as vecmap (:mod:`.pipeline`).
 

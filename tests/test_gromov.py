@@ -142,7 +142,7 @@ def test_gw_method_with_count_marginals_solves_easy_pair(tmp_path):
 
 
 def _log_domain_sinkhorn(kernel, log_p, log_q, f, g, n_iters, tol):
-    """The plain log-domain recurrence that ``_sinkhorn`` computes in scaling form."""
+    """The plain log-domain recurrence that ``sinkhorn_potentials`` computes in scaling form."""
     for _ in range(n_iters):
         f_new = log_p - torch.logsumexp(kernel + g[None, :], 1)
         change = float((f_new - f).abs().max())

@@ -7,9 +7,10 @@ words of each side that keeps pairwise similarities, i.e. it minimises
 entropy term of weight ``epsilon``. Each outer iteration linearises the loss
 at the current ``T`` and solves the entropic transport by Sinkhorn's
 log-domain recurrence, computed in the stabilised scaling form
-(:func:`sinkhorn_potentials`). The matching does not depend on a rotation of either space, so it
-needs no supervision; its row and column maxima give a seed dictionary for
-the same self-learning and refinement as vecmap (:mod:`.pipeline`).
+(:func:`sinkhorn_potentials`). The matching does not depend on a rotation of
+either space, so it needs no supervision; its row and column maxima give a
+seed dictionary for the same self-learning and refinement as vecmap
+(:mod:`.pipeline`).
 
 With ``frequency_weight`` > 0 the matching is *fused* (Vayer et al., 2019):
 a linear cost between the words' frequency ranks, ``(log(1+i) - log(1+j))**2``

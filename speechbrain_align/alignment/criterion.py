@@ -47,7 +47,8 @@ def mean_cosine_criterion(mapped_src, tgt, n_words=10000, csls_k=10, method="csl
         r_tgt = mean_knn_similarity(tgt, src, csls_k)
         # only the ranking is used: the queries' own hubness term shifts every
         # candidate equally, so skip that search
-        idx = csls_argmax(queries, tgt, csls_k, r_queries=np.zeros(len(queries)), r_keys=r_tgt).index
+        idx = csls_argmax(queries, tgt, csls_k, r_queries=np.zeros(len(queries)),
+                          r_keys=r_tgt).index
     else:
         idx = knn(queries, tgt, 1)[1][:, 0]
     return float(np.mean(np.sum(queries * tgt[idx], axis=1)))

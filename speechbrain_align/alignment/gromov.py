@@ -119,10 +119,7 @@ def sinkhorn_potentials(kernel, log_p, log_q, f, g, n_iters, tol, bound=1e30, sc
     [0.5, 0.5]
     """
     for _ in range(int(n_iters) if not scaling else min(1, int(n_iters))):
-        f_new = log_p - torch.logsumexp(kernel + g[None, :], 1)
-        change = float((f_new - f).abs().max())
-        f = f_new
-        g = log_q - torch.logsumexp(kernel + f[:, None], 0)
+        f, g, change = _log_domain_step(kernel, log_p, log_q, f, g)
         if change < tol:
             return f, g
     if not scaling or n_iters < 1:
@@ -135,11 +132,7 @@ def sinkhorn_potentials(kernel, log_p, log_q, f, g, n_iters, tol, bound=1e30, sc
         u_new = p / (k @ v)
         if not bool(torch.all((u_new > 1 / bound) & (u_new < bound))):
             # absorb the scalings and run this iteration in the log domain
-            f, g = f + u.log(), g + v.log()
-            f_new = log_p - torch.logsumexp(kernel + g[None, :], 1)
-            change = float((f_new - f).abs().max())
-            f = f_new
-            g = log_q - torch.logsumexp(kernel + f[:, None], 0)
+            f, g, change = _log_domain_step(kernel, log_p, log_q, f + u.log(), g + v.log())
             k = torch.exp(kernel + f[:, None] + g[None, :])
             u, v = torch.ones_like(f), torch.ones_like(g)
         else:
@@ -155,6 +148,13 @@ def sinkhorn_potentials(kernel, log_p, log_q, f, g, n_iters, tol, bound=1e30, sc
         if change < tol:
             break
     return f + u.log(), g + v.log()
+
+
+def _log_domain_step(kernel, log_p, log_q, f, g):
+    """One log-domain Sinkhorn iteration: the new ``f``, the new ``g`` and how far ``f`` moved."""
+    f_new = log_p - torch.logsumexp(kernel + g[None, :], 1)
+    change = float((f_new - f).abs().max())
+    return f_new, log_q - torch.logsumexp(kernel + f_new[:, None], 0), change
 
 
 def _mass(weights, size):

@@ -161,11 +161,13 @@ def hop_refine(src, tgt, mapping, hops, keep=0.5, seed=0, csls_k=10, criterion_w
     max_rank = refine_args.get("dico_max_rank", 15000)
     method = refine_args.get("dico_method", "csls")
     log = []
+    best_dico = None  # the best map's dictionary, induced again only when the map changes
     for hop in range(int(hops)):
         start = time.time()
-        dico = build_dictionary(normalize_rows(src @ best.T), tgt_n, mode="union",
-                                method=method, max_rank=max_rank, csls_k=csls_k)
-        dico = dico[rng.random(len(dico)) < keep]
+        if best_dico is None:
+            best_dico = build_dictionary(normalize_rows(src @ best.T), tgt_n, mode="union",
+                                         method=method, max_rank=max_rank, csls_k=csls_k)
+        dico = best_dico[rng.random(len(best_dico)) < keep]
         if len(dico) == 0:
             break
         w, steps = refine(src, tgt, procrustes_on_pairs(src, tgt, dico), csls_k=csls_k,
@@ -173,7 +175,7 @@ def hop_refine(src, tgt, mapping, hops, keep=0.5, seed=0, csls_k=10, criterion_w
         crit = max(step["criterion"] for step in steps)  # w's: refine keeps its best iterate
         accepted = bool(crit > best_crit)
         if accepted:
-            best, best_crit = w, crit
+            best, best_crit, best_dico = w, crit, None
         log.append({"hop": hop + 1, "criterion": crit, "accepted": accepted,
                     "seconds": time.time() - start})
         logger.info("hop %d: criterion %.4f%s", hop + 1, crit, " (kept)" if accepted else "")

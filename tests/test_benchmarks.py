@@ -220,3 +220,24 @@ def test_split_types_tell_a_voice_split_from_a_neighbour_split():
     assert records["H"]["speakers_shared"] == 0.0 and records["H"]["neighbour_bias"] < 0.1
     assert records["B"]["chance_bias"] < records["B"]["neighbour_bias"]
     assert "| 10-49 |" not in split_types.summary_table(list(records.values()))
+
+
+def test_fixed_point_speed_compares_identical_maps(tmp_path):
+    """The benchmark's two ways give the same map; the fixed-point exit runs fewer iterations."""
+    import fixed_point_speed
+    import numpy as np
+    import scipy.linalg
+
+    from speechbrain_align.alignment.synthetic import synthetic_pair
+    from speechbrain_align.dataio.vectors import save_embeddings
+
+    src, tgt, _ = synthetic_pair(600, 20, noise=0.3, n_clusters=30, seed=3)
+    inputs = tmp_path / "alignment" / "inputs"
+    inputs.mkdir(parents=True)
+    save_embeddings(src, str(inputs / "speech_units.npz"))
+    save_embeddings(tgt, str(inputs / "text_same.npz"))
+    (tmp_path / "alignment" / "units_same_gw").mkdir()
+    a = np.random.default_rng(2).normal(size=(20, 20)) * 0.1
+    np.save(tmp_path / "alignment" / "units_same_gw" / "mapping.npy", scipy.linalg.expm(a - a.T))
+    out = fixed_point_speed.main(["--experiment", str(tmp_path), "--hops", "3", "--repeats", "1"])
+    assert out["identical"] and out["iterations"][1] < out["iterations"][0]

@@ -67,7 +67,9 @@ def test_tiny_experiment_runs_every_stage(tmp_path):
     assert "Going into epoch 1" in (out / "logs" / "speech2vec_words.log").read_text()
     timings = json.loads((out / "timings.json").read_text())
     assert {"acoustic word embeddings", "supervised word classifier", "wall_clock", "speech spaces",
-            "alignment + evaluation", "diagnostics"} <= set(timings)
+            "alignment + evaluation", "diagnostics",
+            "oracle T (skip-gram on the transcripts)"} <= set(timings)
+    _check_oracle_types(tmp_path, out)
     _check_unit_vocabulary_benchmark(tmp_path, overrides)
 
 
@@ -101,6 +103,28 @@ def test_lanes_run_side_by_side_and_raise_the_first_error():
         _run_lanes([[fails], [slow]], workers=2)
     assert finished == ["slow"]  # the other lane was not cut
     assert _run_lanes([[slow], [lambda: 1]], workers=1)[slow] is None
+
+
+def _check_oracle_types(tmp_path, out):
+    """T's vectors, trained in a lane and reused by the speech spaces, equal a fresh training."""
+    import numpy as np
+
+    from speechbrain_align.dataio.vectors import load_embeddings
+    from speechbrain_align.evaluation import experiment as exp
+
+    paths = exp.corpus_paths(str(tmp_path / "data"))
+    # the override merges into default.yaml's skipgram, which adds runs: 5
+    skipgram = {"dim": 50, "window": 5, "min_count": 2, "epochs": 1, "sample": 0.001, "runs": 5}
+    kept = load_embeddings(out / "spaces" / "T_types.npz")
+    fresh = exp.transcript_types(paths, str(tmp_path / "fresh"), skipgram, 1234)
+    assert kept.words == fresh.words and np.array_equal(kept.vectors, fresh.vectors)
+    written = load_embeddings(out / "spaces" / "T.vec")  # the space the alignment read
+    assert written.words == kept.words
+    assert np.allclose(written.vectors, kept.vectors, atol=1e-5)
+    reused = exp.transcript_types(paths, str(tmp_path / "fresh"), skipgram, 1234)
+    assert np.array_equal(reused.vectors, fresh.vectors)
+    changed = exp.transcript_types(paths, str(tmp_path / "fresh"), dict(skipgram, dim=20), 1234)
+    assert changed.vectors.shape[1] == 20  # other settings: trained again, not reused
 
 
 def _check_unit_vocabulary_benchmark(tmp_path, overrides):

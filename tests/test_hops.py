@@ -12,6 +12,7 @@ from speechbrain_align.alignment.normalization import normalize_embeddings
 from speechbrain_align.alignment.pipeline import align
 from speechbrain_align.alignment.procrustes import procrustes
 from speechbrain_align.alignment.refinement import hop_refine, refine
+from speechbrain_align.alignment.self_learning import self_learning
 from speechbrain_align.alignment.synthetic import synthetic_pair
 from speechbrain_align.utils.errors import load_recipe_hparams
 
@@ -71,3 +72,21 @@ def test_pipeline_runs_the_hops_and_names_bad_settings(stuck, tmp_path):
         align(src, tgt, hparams(refinement_hops=2, hop_keep=1.5))
     with pytest.raises(AlignmentError, match="refinement_hops: -1"):
         align(src, tgt, hparams(refinement_hops=-1))
+
+
+def test_a_fixed_point_ends_refinement_and_self_learning_with_the_same_map(stuck):
+    src, tgt, gold, x, y, w = stuck
+    fast, log_fast = refine(x, y, w, **LONG)
+    slow, log_slow = refine(x, y, w, **LONG, stop_at_fixed_point=False)
+    assert np.array_equal(fast, slow) and len(log_fast) < len(log_slow) == 61
+    assert max(s["criterion"] for s in log_fast) == max(s["criterion"] for s in log_slow)
+    fast, log_fast = hop_refine(x, y, w, hops=4, seed=1, **KW)
+    slow, log_slow = hop_refine(x, y, w, hops=4, seed=1, **KW, stop_at_fixed_point=False)
+    assert np.array_equal(fast, slow)
+    assert [h["criterion"] for h in log_fast] == [h["criterion"] for h in log_slow]
+    seed_pairs = gold[:60]
+    kw = dict(vocab_cutoff=600, stochastic_interval=3, max_iters=60, seed=2)
+    fast, log_fast = self_learning(x, y, seed_pairs, **kw)
+    slow, log_slow = self_learning(x, y, seed_pairs, **kw, stop_at_fixed_point=False)
+    assert np.array_equal(fast, slow) and len(log_fast) < len(log_slow)
+    assert log_fast[-1]["keep_prob"] == 1.0

@@ -31,6 +31,7 @@ def refine(
     csls_k=10,
     criterion_words=10000,
     patience=None,
+    stop_at_fixed_point=True,
 ):
     """Iterate Procrustes on induced dictionaries; keep the best by the criterion.
 
@@ -57,6 +58,11 @@ def refine(
         iterations (None: run all ``n_iters``). On small, noisy spaces the
         dictionary keeps improving for tens of iterations, where MUSE's five
         stop far from the solution.
+    stop_at_fixed_point : bool
+        End a phase when an iteration induces a dictionary the phase already
+        solved (a fixed point, or a cycle): every later iteration would repeat
+        maps already scored, so the result is the same as running them out
+        (False, the reference), in fewer iterations.
 
     Returns
     -------
@@ -86,7 +92,7 @@ def refine(
     tgt_n = normalize_rows(tgt)
     it = best_it = 0
     for mode in modes:
-        mapping, phase_start = best, it
+        mapping, phase_start, seen = best, it, set()
         for _ in range(n_iters):
             it += 1
             start = time.time()
@@ -99,6 +105,12 @@ def refine(
                 logger.warning("refinement iteration %d induced an empty dictionary; "
                                "ending the %s phase", it, mode)
                 break
+            key = dico.tobytes()
+            if stop_at_fixed_point and key in seen:
+                logger.info("refinement %d (%s): a dictionary of this phase again, phase ended",
+                            it, mode)
+                break
+            seen.add(key)
             mapping = procrustes_on_pairs(src, tgt, dico)
             crit = mean_cosine_criterion(src @ mapping.T, tgt, criterion_words, csls_k)
             log.append(

@@ -111,12 +111,15 @@ def self_learning(
     threshold=1e-6,
     max_iters=1000,
     seed=0,
+    stop_at_fixed_point=True,
 ):
     """Self-learning from ``init_pairs``; returns ``(W, log)``.
 
     ``src``/``tgt`` are normalised, rows sorted by decreasing frequency.
     ``W`` is ``(tgt_dim, src_dim)``; ``log`` has one dict per iteration
     (``iteration``, ``objective``, ``keep_prob``, ``dico_size``).
+    ``stop_at_fixed_point=False`` runs the final plateau out (the same mapping,
+    more iterations: the reference).
 
     Example
     -------
@@ -148,6 +151,10 @@ def self_learning(
                     "dico_size": int(len(pairs)), "seconds": time.time() - start})
         if objective - best_objective >= threshold:
             best_objective, last_improvement = objective, it
+        if stop_at_fixed_point and keep_prob >= 1.0 and np.array_equal(same, pairs):
+            # a fixed point: every later iteration would give this mapping again
+            logger.info("self-learning iteration %d: fixed point", it)
+            break
         pairs = same
         if it - last_improvement > stochastic_interval:
             if keep_prob >= 1.0:

@@ -279,7 +279,8 @@ def speech_spaces(paths, out, hp):
     units = load_embeddings(os.path.join(out, "units", "units", "units.vec"))
     unit_assign = read_assignment(os.path.join(out, "units", "units", "assignment.csv"))
     spaces["units"] = cluster_space("units", units, unit_assign, train_rows, unit_assign, test_rows)
-    spaces["T"] = transcript_space(paths, test_rows, hp["skipgram"], hp["seed"])
+    types = transcript_types(paths, folder, hp["skipgram"], hp["seed"])
+    spaces["T"] = transcript_space(types, test_rows)
     save_embeddings(spaces["T"].types, os.path.join(folder, "T.vec"))
     for name, space in spaces.items():
         logger.info(
@@ -289,23 +290,40 @@ def speech_spaces(paths, out, hp):
     return spaces
 
 
-def transcript_space(paths, test_rows, skipgram, seed=0):
-    """Oracle row T: skip-gram on the transcripts of every spoken utterance.
+def transcript_types(paths, folder, skipgram, seed=0):
+    """Oracle row T's vectors: skip-gram on the transcripts of every spoken utterance.
 
     What a perfect speech recogniser would give on the same spoken corpus
     (the ceiling of every speech row): it separates the difficulty of the
-    corpus size from that of the speech vectors. A test segment queries with
-    the vector of its own (known) word.
+    corpus size from that of the speech vectors. Writes ``<folder>/T_types.npz``
+    (exact float32) and returns the types; done once for given manifests,
+    settings and seed (the experiment trains them in a lane, and
+    :func:`speech_spaces` then reuses them).
     """
     from speechbrain_align.dataio.manifest import group_by_utterance
     from speechbrain_align.text.skipgram import train_skipgram_on_sentences
 
+    keys = ("train_csv", "valid_csv", "test_csv")
+    output = os.path.join(folder, "T_types.npz")
+    options = {"manifests": [sha256_file(paths[k]) for k in keys], "skipgram": dict(skipgram),
+               "seed": seed}
+    if already_prepared([output], options):
+        return load_embeddings(output)
     sentences = []
-    for key in ("train_csv", "valid_csv", "test_csv"):
+    for key in keys:
         rows = read_segment_manifest(paths[key])
         sentences += [[r["word"] for r in utt] for utt in group_by_utterance(rows).values()]
     types = train_skipgram_on_sentences(sentences, **dict(skipgram, workers=1, seed=seed),
                                         source="spoken transcripts")
+    os.makedirs(folder, exist_ok=True)
+    save_embeddings(types, output)
+    mark_prepared([output], options)
+    return types
+
+
+def transcript_space(types, test_rows):
+    """Oracle row T from :func:`transcript_types`: a test segment queries with the vector
+    of its own (known) word."""
     items = [(r["word"], r["word"]) for r in test_rows]  # unknown words count as skipped
     return dataclasses.replace(label_space("T", types, None, []), test_queries=types, test_items=items)
 

@@ -277,3 +277,15 @@ def test_grid_runs_the_gw_method(tmp_path):
     assert log["A (gw)/same"]["criterion"] is not None
     run_log = json.loads((tmp_path / "alignment" / "A_same_gw" / "log.json").read_text())
     assert run_log["method"] == "gw"
+
+
+def test_a_method_with_basin_hops_starts_first_in_its_pair(tmp_path, monkeypatch):
+    """Its runs are the longest: in each (row, condition) it goes first, pairs in table order."""
+    calls = []
+    overrides = dict(OVERRIDES, vecmap=dict(OVERRIDES["vecmap"], refinement_hops=2))
+    _scripted_grid(tmp_path, monkeypatch, {}, rows={"A": {"same": 4, "es": 1}},
+                   conditions=("same", "es"), calls=calls,
+                   extra={"alignment_overrides": overrides})
+    calls = [c for c in calls if c[0] != "supervised"]
+    assert calls == [("vecmap", "same", 1), ("adversarial", "same", 1),
+                     ("vecmap", "es", 1), ("adversarial", "es", 1)]

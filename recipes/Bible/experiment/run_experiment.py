@@ -265,7 +265,7 @@ def main(argv):
     # 172.0 = 810 | text 435.4 + A/B 292.3 + F 82.8 = 811 (F and the classifier
     # the other way round before: 721 | 900); twenty-sixth (a fast one): 375 | 336
     # twenty-ninth (s): 666 | 639, then T's skip-gram (33.5 s) moved here from the
-    # speech spaces, where it ran alone
+    # speech spaces, where it ran alone: 638 | 635 in the thirtieth
     texts, lexicon = _run_lanes([[units, classifier], [text, oracle, words, chunks]],
                                 workers)[text]
     with timer("speech spaces"):

@@ -82,8 +82,8 @@ def refine(
     >>> bool(np.allclose(w, q, atol=1e-4)), log[-1]["criterion"] > 0.99
     (True, True)
     >>> w, log = refine(x, x @ q.T, w0, n_iters=2, dico_mode=["mutual", "union"])
-    >>> [entry["mode"] for entry in log]
-    [None, 'mutual', 'mutual', 'union', 'union']
+    >>> [entry["mode"] for entry in log]  # the union phase's second dictionary: its first again
+    [None, 'mutual', 'mutual', 'union']
     """
     modes = [dico_mode] if isinstance(dico_mode, str) else list(dico_mode)
     best = np.asarray(mapping, dtype=np.float32)

@@ -147,8 +147,8 @@ def _wait_jobs(executor, in_flight, jobs, spaces, texts, hp, align_job, on_resul
     # rows that may need restarts first, one (row, condition) after another in
     # table order, so that a pair's first runs end together and its restart, if
     # any, is decided early; in a pair, a method with basin hops (the longest
-    # runs: `gw`'s took 99-120 s, the others' 35-94 s in the thirtieth run)
-    # first, then table order (adversarial, then vecmap)
+    # runs: in the thirtieth run `gw` 100-120 s, adversarial 61-94 s, vecmap's
+    # two seeds 70-94 s together) first, then table order (adversarial, vecmap)
     first = {}
     for i, job in enumerate(jobs):
         first.setdefault((job["name"], job["cond"]), i)
